@@ -1,0 +1,25 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Runtime } from '@twostep/app';
+import { STATUS_PROJECTION } from '@twostep/readmodel';
+import { RUNTIME } from '../tokens';
+
+/** How long a query waits for the projector to catch up with the latest append. */
+const FRESHNESS_TIMEOUT_MS = 2000;
+
+/**
+ * Read-your-writes for queries: wait (briefly) until the views include every event appended
+ * before the query arrived. Past the timeout the possibly stale view is served.
+ */
+@Injectable()
+export class ReadModels {
+  constructor(@Inject(RUNTIME) private readonly runtime: Runtime) {}
+
+  async fresh() {
+    const head = await this.runtime.eventStore.headPosition();
+    const deadline = Date.now() + FRESHNESS_TIMEOUT_MS;
+    while ((await this.runtime.readModels.checkpoint(STATUS_PROJECTION)) < head && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return this.runtime.readModels;
+  }
+}

@@ -1,0 +1,77 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, Reflector } from '@nestjs/core';
+import { CqrsModule } from '@nestjs/cqrs';
+import { TerminusModule } from '@nestjs/terminus';
+import type { Logger } from 'pino';
+import type { Runtime } from '@twostep/app';
+import { AccountRunner } from './accounts/account-runner';
+import { ReadModels } from './accounts/read-models';
+import { ApiKeyGuard } from './http/auth.guard';
+import { ErrorFilter } from './http/error.filter';
+import { Metrics, MetricsInterceptor, ObservabilityController } from './http/observability';
+import { LOGGER, RUNTIME } from './tokens';
+import { AccountHistoryController } from './use-cases/account-history/account-history';
+import { AuditEventsController } from './use-cases/audit-events/audit-events';
+import { ConfirmTotpController, ConfirmTotpHandler } from './use-cases/confirm-totp/confirm-totp';
+import { DisableTwoFactorController, DisableTwoFactorHandler } from './use-cases/disable-two-factor/disable-two-factor';
+import { GetStatusController } from './use-cases/get-status/get-status';
+import { RecordPasswordResetController, RecordPasswordResetHandler } from './use-cases/record-password-reset/record-password-reset';
+import { RegenerateRecoveryCodesController, RegenerateRecoveryCodesHandler } from './use-cases/regenerate-recovery-codes/regenerate-recovery-codes';
+import { ResellerDisableController, ResellerDisableHandler } from './use-cases/reseller-disable/reseller-disable';
+import { ResendCodeController, ResendCodeHandler } from './use-cases/resend-code/resend-code';
+import { SetupTotpController, SetupTotpHandler } from './use-cases/setup-totp/setup-totp';
+import { StartChallengeController, StartChallengeHandler } from './use-cases/start-challenge/start-challenge';
+import { TenantPolicyController, UpdatePolicyHandler } from './use-cases/tenant-policy/tenant-policy';
+import { UnlockAccountController, UnlockAccountHandler } from './use-cases/unlock-account/unlock-account';
+import { UseRecoveryCodeController, UseRecoveryCodeHandler } from './use-cases/use-recovery-code/use-recovery-code';
+import { VerifyChallengeController, VerifyChallengeHandler } from './use-cases/verify-challenge/verify-challenge';
+
+@Module({})
+export class ApiModule {
+  static register(runtime: Runtime, logger: Logger): DynamicModule {
+    return {
+      module: ApiModule,
+      imports: [CqrsModule.forRoot(), TerminusModule.forRoot({ logger: false })],
+      controllers: [
+        GetStatusController,
+        SetupTotpController,
+        ConfirmTotpController,
+        RegenerateRecoveryCodesController,
+        DisableTwoFactorController,
+        ResellerDisableController,
+        UnlockAccountController,
+        RecordPasswordResetController,
+        StartChallengeController,
+        VerifyChallengeController,
+        UseRecoveryCodeController,
+        ResendCodeController,
+        AccountHistoryController,
+        AuditEventsController,
+        TenantPolicyController,
+        ObservabilityController,
+      ],
+      providers: [
+        { provide: RUNTIME, useValue: runtime },
+        { provide: LOGGER, useValue: logger },
+        AccountRunner,
+        ReadModels,
+        Metrics,
+        { provide: APP_GUARD, useFactory: (reflector: Reflector) => new ApiKeyGuard(reflector, runtime.secrets.apiKeys), inject: [Reflector] },
+        { provide: APP_FILTER, useFactory: () => new ErrorFilter(logger) },
+        { provide: APP_INTERCEPTOR, useClass: MetricsInterceptor },
+        SetupTotpHandler,
+        ConfirmTotpHandler,
+        RegenerateRecoveryCodesHandler,
+        DisableTwoFactorHandler,
+        ResellerDisableHandler,
+        UnlockAccountHandler,
+        RecordPasswordResetHandler,
+        StartChallengeHandler,
+        VerifyChallengeHandler,
+        UseRecoveryCodeHandler,
+        ResendCodeHandler,
+        UpdatePolicyHandler,
+      ],
+    };
+  }
+}

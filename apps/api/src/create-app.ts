@@ -1,0 +1,52 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import type { Runtime } from '@twostep/app';
+import { ApiModule } from './app.module';
+import { NestPinoLogger } from './http/logger';
+
+/** Builds the HTTP app on a runtime; shared by `main.ts` and the HTTP tests. */
+export async function createApiApp(runtime: Runtime, logger: Logger): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.register(runtime, logger), {
+    bodyParser: false,
+    logger: new NestPinoLogger(logger),
+  });
+  app.disable('x-powered-by');
+  // JSON in: a body of any other type is refused before it can reach a command.
+  app.use((request: Request, response: Response, next: NextFunction) => {
+    const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
+    if (hasBody && !request.is('application/json')) {
+      response.status(415).json({ error: 'unsupported_media_type', message: 'Send request bodies as application/json.' });
+      return;
+    }
+    next();
+  });
+  app.useBodyParser('json', { limit: runtime.env.TWOSTEP_BODY_LIMIT, strict: true });
+  // Body-parser failures happen before Nest routing, so they get their stable codes here.
+  app.use((error: { type?: string; status?: number }, _request: Request, response: Response, next: NextFunction) => {
+    if (error?.type === 'entity.too.large') {
+      response.status(413).json({ error: 'payload_too_large', message: `Request bodies are limited to ${runtime.env.TWOSTEP_BODY_LIMIT}.` });
+    } else if (error?.type === 'entity.parse.failed') {
+      response.status(400).json({ error: 'malformed_json', message: 'The request body is not valid JSON.' });
+    } else if (error?.status === 415) {
+      response.status(415).json({ error: 'unsupported_media_type', message: 'Send request bodies as UTF-8 application/json.' });
+    } else if (error?.status && error.status < 500) {
+      response.status(error.status).json({ error: 'bad_request', message: 'The request body could not be read.' });
+    } else next(error);
+  });
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('twostep')
+      .setDescription('Event-sourced two-factor authentication for commerce platforms')
+      .setVersion('1')
+      .addBearerAuth()
+      .addSecurityRequirements('bearer')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  return app;
+}

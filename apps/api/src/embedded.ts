@@ -1,0 +1,43 @@
+import type { Logger } from 'pino';
+import { CheckpointedConsumer, Projector, type Runtime } from '@twostep/app';
+import { createMailTransport, Mailer, type MailTransport } from '@twostep/mail';
+
+/**
+ * Embedded mode runs the projector and the mailer inside the api process, each as a durable
+ * subscription to the SQLite event store with its own checkpoint.
+ */
+export class EmbeddedWorkers {
+  readonly projector: Projector;
+  private readonly mailConsumer: CheckpointedConsumer;
+  private readonly transport: MailTransport;
+
+  constructor(runtime: Runtime, logger: Logger, transport?: MailTransport) {
+    this.projector = new Projector(runtime.eventStore, runtime.readModels);
+    this.transport = transport ?? createMailTransport(runtime.env.SMTP_URL, runtime.env.TWOSTEP_DATA_DIR);
+    if (!runtime.secrets.opener) throw new Error('embedded mode needs the mailer private key');
+    const mailer = new Mailer({
+      transport: this.transport,
+      opener: runtime.secrets.opener,
+      dedupe: runtime.kv,
+      from: runtime.env.TWOSTEP_MAIL_FROM,
+      issuer: runtime.env.TWOSTEP_ISSUER,
+      maxAttempts: runtime.env.MAIL_MAX_ATTEMPTS,
+      clock: runtime.clock,
+      logger: logger.child({ component: 'mailer' }),
+    });
+    this.mailConsumer = new CheckpointedConsumer(runtime.eventStore, runtime.kv, 'mailer', async (event) => {
+      await mailer.handle(event);
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.projector.start();
+    await this.mailConsumer.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.mailConsumer.stop();
+    await this.projector.stop();
+    await this.transport.close();
+  }
+}

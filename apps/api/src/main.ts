@@ -1,0 +1,54 @@
+import 'reflect-metadata';
+import * as path from 'node:path';
+import { createRuntime } from '@twostep/app';
+import { ConfigError, parseEnv } from '@twostep/config';
+import { createApiApp } from './create-app';
+import { EmbeddedWorkers } from './embedded';
+import { createLogger } from './http/logger';
+import { distributedAdapters } from './distributed';
+
+async function main(): Promise<void> {
+  // Everything this process writes (database, keys, .eml files) is for its owner only.
+  process.umask(0o077);
+  const env = parseEnv();
+  const logger = createLogger(env.LOG_LEVEL);
+  const embedded = env.TWOSTEP_MODE === 'embedded';
+  const runtime = await createRuntime(env, { generateMissingKeys: embedded, needsOpener: embedded }, distributedAdapters());
+  const workers = embedded ? new EmbeddedWorkers(runtime, logger) : null;
+  await workers?.start();
+  const app = await createApiApp(runtime, logger);
+  await app.listen(env.PORT, env.HOST);
+
+  const url = `http://localhost:${env.PORT}`;
+  const lines = [
+    '',
+    `twostep listening on ${url} (${embedded ? 'embedded' : 'api-only'} mode)`,
+    `  event store: ${runtime.adapters.eventStore}   read models: ${runtime.adapters.readModels}   data dir: ${path.resolve(env.TWOSTEP_DATA_DIR)}`,
+    `  mail: ${embedded ? (env.SMTP_URL ? 'SMTP' : `.eml files in ${path.resolve(env.TWOSTEP_DATA_DIR, 'mail')}`) : 'delivered by the mailer worker'}`,
+    `  docs: ${url}/docs   health: ${url}/health/ready   metrics: ${url}/metrics`,
+  ];
+  if (!env.TWOSTEP_API_KEYS) {
+    lines.push(`  API keys (kept in ${path.resolve(env.TWOSTEP_DATA_DIR, 'keys.json')}, owner-only; set TWOSTEP_API_KEYS to use your own):`);
+    for (const key of runtime.secrets.apiKeys) lines.push(`    ${key.role.padEnd(9)} ${key.key}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+
+  const shutdown = async (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    await app.close();
+    await workers?.stop();
+    await runtime.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+  } else {
+    process.stderr.write(`twostep failed to start: ${(error as Error).stack ?? String(error)}\n`);
+  }
+  process.exit(1);
+});

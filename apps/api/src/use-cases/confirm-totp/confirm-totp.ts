@@ -1,0 +1,53 @@
+import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod/v4';
+import { matchTotpStep } from '@twostep/crypto';
+import type { Runtime } from '@twostep/app';
+import { AccountRunner, accountScope, type AccountRef } from '../../accounts/account-runner';
+import { newRecoveryCodes } from '../../accounts/recovery-codes';
+import { Roles } from '../../http/auth.guard';
+import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
+import { actorOf, type Principal } from '../../http/principal';
+import { jsonSchema, sixDigitCode, ZodBody } from '../../http/validation';
+import { RUNTIME } from '../../tokens';
+
+const ConfirmBody = z.object({ code: sixDigitCode }).strict();
+
+export class ConfirmTotpCommand {
+  constructor(readonly account: AccountRef, readonly principal: Principal, readonly code: string) {}
+}
+
+/** Confirms setup with a code from the app; 2FA turns on and 10 recovery codes are shown once. */
+@CommandHandler(ConfirmTotpCommand)
+export class ConfirmTotpHandler implements ICommandHandler<ConfirmTotpCommand> {
+  constructor(private readonly accounts: AccountRunner, @Inject(RUNTIME) private readonly runtime: Runtime) {}
+
+  async execute({ account, principal, code }: ConfirmTotpCommand) {
+    const { secretBox, hasher } = this.runtime.secrets;
+    const recovery = newRecoveryCodes(hasher, account);
+    await this.accounts.run(account, actorOf(principal), (state, now) => ({
+      type: 'ConfirmTotpSetup',
+      matchedStep: state.pendingTotp
+        ? matchTotpStep(secretBox.decrypt(state.pendingTotp.secret as never, accountScope(account)), code, now.getTime())
+        : null,
+      recoveryCodeHashes: recovery.hashes,
+    }));
+    return { status: 'Enabled', method: 'totp', recoveryCodes: recovery.codes };
+  }
+}
+
+@ApiTags('authenticator app')
+@Controller(ACCOUNT_ROUTE)
+export class ConfirmTotpController {
+  constructor(private readonly commands: CommandBus) {}
+
+  @Post('two-factor/totp/confirm')
+  @HttpCode(200)
+  @Roles('portal')
+  @ApiOperation({ summary: 'Confirm setup with the current app code; returns the 10 recovery codes, shown only this once' })
+  @ApiBody({ schema: jsonSchema(ConfirmBody) })
+  confirm(@Param() account: AccountRef, @CurrentPrincipal() principal: Principal, @Body(new ZodBody(ConfirmBody)) body: z.infer<typeof ConfirmBody>) {
+    return this.commands.execute(new ConfirmTotpCommand({ tenantId: account.tenantId, userId: account.userId }, principal, body.code));
+  }
+}

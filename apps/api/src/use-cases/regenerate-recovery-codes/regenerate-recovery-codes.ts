@@ -1,0 +1,40 @@
+import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Runtime } from '@twostep/app';
+import { AccountRunner, type AccountRef } from '../../accounts/account-runner';
+import { newRecoveryCodes } from '../../accounts/recovery-codes';
+import { Roles } from '../../http/auth.guard';
+import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
+import { actorOf, type Principal } from '../../http/principal';
+import { emptyBody, ZodBody } from '../../http/validation';
+import { RUNTIME } from '../../tokens';
+
+export class RegenerateRecoveryCodesCommand {
+  constructor(readonly account: AccountRef, readonly principal: Principal) {}
+}
+
+@CommandHandler(RegenerateRecoveryCodesCommand)
+export class RegenerateRecoveryCodesHandler implements ICommandHandler<RegenerateRecoveryCodesCommand> {
+  constructor(private readonly accounts: AccountRunner, @Inject(RUNTIME) private readonly runtime: Runtime) {}
+
+  async execute({ account, principal }: RegenerateRecoveryCodesCommand) {
+    const recovery = newRecoveryCodes(this.runtime.secrets.hasher, account);
+    await this.accounts.run(account, actorOf(principal), () => ({ type: 'RegenerateRecoveryCodes', recoveryCodeHashes: recovery.hashes }));
+    return { recoveryCodes: recovery.codes };
+  }
+}
+
+@ApiTags('authenticator app')
+@Controller(ACCOUNT_ROUTE)
+export class RegenerateRecoveryCodesController {
+  constructor(private readonly commands: CommandBus) {}
+
+  @Post('two-factor/recovery-codes')
+  @HttpCode(200)
+  @Roles('portal')
+  @ApiOperation({ summary: 'Replace all recovery codes with 10 new ones (old ones stop working)' })
+  regenerate(@Param() account: AccountRef, @CurrentPrincipal() principal: Principal, @Body(new ZodBody(emptyBody)) _body: unknown) {
+    return this.commands.execute(new RegenerateRecoveryCodesCommand({ tenantId: account.tenantId, userId: account.userId }, principal));
+  }
+}

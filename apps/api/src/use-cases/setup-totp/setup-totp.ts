@@ -1,0 +1,61 @@
+import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod/v4';
+import { generateTotpSecret, groupManualKey, maskEmail, qrCodeDataUrl, totpUri } from '@twostep/crypto';
+import type { Runtime } from '@twostep/app';
+import { AccountRunner, accountScope, type AccountRef } from '../../accounts/account-runner';
+import { Roles } from '../../http/auth.guard';
+import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
+import { actorOf, type Principal } from '../../http/principal';
+import { jsonSchema, ZodBody } from '../../http/validation';
+import { RUNTIME } from '../../tokens';
+
+const SetupBody = z
+  .object({ email: z.email().max(254).optional().describe('Where to send security notifications (optional)') })
+  .strict();
+
+export class SetupTotpCommand {
+  constructor(readonly account: AccountRef, readonly principal: Principal, readonly email?: string) {}
+}
+
+export interface TotpSetup {
+  otpauthUri: string;
+  secret: string;
+  manualKey: string;
+  qrCode: string;
+}
+
+/** Starts (or restarts) authenticator setup with a fresh secret; 2FA changes only on confirm. */
+@CommandHandler(SetupTotpCommand)
+export class SetupTotpHandler implements ICommandHandler<SetupTotpCommand, TotpSetup> {
+  constructor(private readonly accounts: AccountRunner, @Inject(RUNTIME) private readonly runtime: Runtime) {}
+
+  async execute({ account, principal, email }: SetupTotpCommand): Promise<TotpSetup> {
+    const { secretBox, sealer } = this.runtime.secrets;
+    const secret = generateTotpSecret();
+    const contact = email ? { recipient: sealer.seal(email), maskedRecipient: maskEmail(email) } : undefined;
+    await this.accounts.run(account, actorOf(principal), () => ({
+      type: 'BeginTotpSetup',
+      secret: secretBox.encrypt(secret, accountScope(account)),
+      ...(contact ? { contact } : {}),
+    }));
+    const otpauthUri = totpUri({ secret, accountName: account.userId, issuer: `${this.runtime.env.TWOSTEP_ISSUER} ${account.tenantId}` });
+    return { otpauthUri, secret, manualKey: groupManualKey(secret), qrCode: await qrCodeDataUrl(otpauthUri) };
+  }
+}
+
+@ApiTags('authenticator app')
+@Controller(ACCOUNT_ROUTE)
+export class SetupTotpController {
+  constructor(private readonly commands: CommandBus) {}
+
+  @Post('two-factor/totp/setup')
+  @HttpCode(200)
+  @Roles('portal')
+  @ApiOperation({ summary: 'Start authenticator-app setup: QR code, otpauth URI and the key for manual entry' })
+  @ApiBody({ schema: jsonSchema(SetupBody), required: false })
+  setup(@Param() account: AccountRef, @CurrentPrincipal() principal: Principal, @Body(new ZodBody(SetupBody)) body: z.infer<typeof SetupBody>): Promise<TotpSetup> {
+    return this.commands.execute(new SetupTotpCommand({ tenantId: account.tenantId, userId: account.userId }, principal, body.email));
+  }
+}

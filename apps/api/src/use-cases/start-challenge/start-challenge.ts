@@ -1,0 +1,72 @@
+import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod/v4';
+import { maskEmail, randomId } from '@twostep/crypto';
+import { challengeRequirement } from '@twostep/domain';
+import type { Runtime } from '@twostep/app';
+import { AccountRunner, accountScope, type AccountRef } from '../../accounts/account-runner';
+import { prepareEmailCode } from '../../accounts/email-codes';
+import { Roles } from '../../http/auth.guard';
+import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
+import { actorOf, type Principal } from '../../http/principal';
+import { jsonSchema, ZodBody } from '../../http/validation';
+import { RUNTIME } from '../../tokens';
+
+const StartBody = z
+  .object({
+    deviceToken: z.string().min(1).max(200).optional().describe('Token from an earlier verify with rememberDevice'),
+    email: z.email().max(254).optional().describe('Where to send the code when the tenant requires email codes'),
+  })
+  .strict();
+
+export class StartChallengeCommand {
+  constructor(readonly account: AccountRef, readonly principal: Principal, readonly deviceToken?: string, readonly email?: string) {}
+}
+
+export type ChallengeStart =
+  | { required: false; reason: 'not_enrolled' | 'trusted_device' }
+  | { required: true; challengeId: string; method: 'totp' | 'email'; expiresAt: string; sentTo?: string };
+
+/** After the password step: is a second step needed, and if so, which challenge. */
+@CommandHandler(StartChallengeCommand)
+export class StartChallengeHandler implements ICommandHandler<StartChallengeCommand, ChallengeStart> {
+  constructor(private readonly accounts: AccountRunner, @Inject(RUNTIME) private readonly runtime: Runtime) {}
+
+  async execute({ account, principal, deviceToken, email }: StartChallengeCommand): Promise<ChallengeStart> {
+    const { hasher, sealer } = this.runtime.secrets;
+    const challengeId = randomId();
+    const deviceTokenHash = deviceToken ? hasher.hash('device-token', accountScope(account), deviceToken) : undefined;
+    const contact = email ? { recipient: sealer.seal(email), maskedRecipient: maskEmail(email) } : undefined;
+    const result = await this.accounts.run(account, actorOf(principal), () => ({
+      type: 'StartChallenge',
+      challengeId,
+      code: prepareEmailCode(hasher, sealer, account, challengeId),
+      ...(deviceTokenHash ? { deviceTokenHash } : {}),
+      ...(contact ? { contact } : {}),
+    }));
+    const started = result.events.find((event) => event.type === 'ChallengeStarted');
+    if (!started) {
+      const policy = await this.runtime.policies.get(account.tenantId);
+      const requirement = challengeRequirement(result.state, policy, result.now, deviceTokenHash);
+      return { required: false, reason: requirement.required ? 'not_enrolled' : requirement.reason };
+    }
+    const { method, expiresAt } = started.data;
+    return { required: true, challengeId, method, expiresAt, ...(method === 'email' && contact ? { sentTo: contact.maskedRecipient } : {}) };
+  }
+}
+
+@ApiTags('login')
+@Controller(ACCOUNT_ROUTE)
+export class StartChallengeController {
+  constructor(private readonly commands: CommandBus) {}
+
+  @Post('challenges')
+  @HttpCode(200)
+  @Roles('portal')
+  @ApiOperation({ summary: 'Start the second step of a login (423 account_locked while locked)' })
+  @ApiBody({ schema: jsonSchema(StartBody), required: false })
+  start(@Param() account: AccountRef, @CurrentPrincipal() principal: Principal, @Body(new ZodBody(StartBody)) body: z.infer<typeof StartBody>) {
+    return this.commands.execute(new StartChallengeCommand({ tenantId: account.tenantId, userId: account.userId }, principal, body.deviceToken, body.email));
+  }
+}

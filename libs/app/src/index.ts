@@ -1,0 +1,5 @@
+export * from './clock';
+export * from './command-path';
+export * from './policy-reader';
+export * from './projector';
+export * from './runtime';

@@ -1,0 +1,86 @@
+import type { EventStore, StoredEvent, Subscription } from '@twostep/eventstore';
+import { STATUS_PROJECTION, type KeyValueStore, type ReadModelStore } from '@twostep/readmodel';
+
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/**
+ * Builds the read models from the event store: a catch-up subscription from the stored
+ * checkpoint. Each event's views and the checkpoint move together, so a crash replays at
+ * most the event in flight, and the views ignore what they have already seen.
+ */
+export class Projector {
+  private subscription: Subscription | null = null;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly readModels: ReadModelStore,
+    private readonly projection = STATUS_PROJECTION,
+  ) {}
+
+  async start(): Promise<void> {
+    const after = await this.readModels.checkpoint(this.projection);
+    this.subscription = this.store.subscribeAll({ after }, (event) => this.readModels.apply(this.projection, event));
+  }
+
+  async stop(): Promise<void> {
+    await this.subscription?.stop();
+    this.subscription = null;
+  }
+
+  /** Waits until the views include `position` (read-your-writes for queries); false on timeout. */
+  async caughtUp(position: number, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while ((await this.readModels.checkpoint(this.projection)) < position) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return true;
+  }
+
+  /** Rebuilds every view from the first event; returns the number of events applied. */
+  static async rebuild(store: EventStore, readModels: ReadModelStore, onProgress?: (applied: number) => void): Promise<number> {
+    await readModels.reset(STATUS_PROJECTION);
+    let after = 0;
+    let applied = 0;
+    for (;;) {
+      const page = await store.readAll({ after, limit: 1000 });
+      if (page.length === 0) return applied;
+      for (const event of page) await readModels.apply(STATUS_PROJECTION, event);
+      applied += page.length;
+      after = page[page.length - 1]!.position;
+      onProgress?.(applied);
+    }
+  }
+}
+
+/**
+ * A durable subscriber with its own checkpoint in the key-value store (the embedded mailer).
+ * The handler must be idempotent on the event id: after a crash the last event comes again.
+ */
+export class CheckpointedConsumer {
+  private subscription: Subscription | null = null;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly kv: KeyValueStore,
+    private readonly name: string,
+    private readonly handle: (event: StoredEvent) => Promise<void>,
+  ) {}
+
+  async start(): Promise<void> {
+    const after = Number((await this.kv.get(`checkpoint:${this.name}`)) ?? 0);
+    this.subscription = this.store.subscribeAll({ after }, async (event) => {
+      await this.handle(event);
+      await this.kv.set(`checkpoint:${this.name}`, String(event.position));
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.subscription?.stop();
+    this.subscription = null;
+  }
+}

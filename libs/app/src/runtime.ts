@@ -1,0 +1,84 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { loadSecrets, type Env, type Secrets } from '@twostep/config';
+import { SqliteEventStore, type EventStore } from '@twostep/eventstore';
+import { SqliteKeyValueStore, SqliteReadModelStore, type KeyValueStore, type ReadModelStore } from '@twostep/readmodel';
+import { systemClock, type Clock } from './clock';
+import { CommandPath } from './command-path';
+import { PolicyReader } from './policy-reader';
+
+/** Everything a process needs, chosen by configuration: embedded SQLite or the distributed adapters. */
+export interface Runtime {
+  env: Env;
+  secrets: Secrets;
+  clock: Clock;
+  eventStore: EventStore;
+  readModels: ReadModelStore;
+  kv: KeyValueStore;
+  commandPath: CommandPath;
+  policies: PolicyReader;
+  /** Human-readable adapter names for the start-up banner and /health. */
+  adapters: { eventStore: string; readModels: string };
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  clock?: Clock;
+  /** Generate missing keys into the data dir (embedded start, tests). */
+  generateMissingKeys: boolean;
+  /** Processes that deliver mail need the mailer's private key. */
+  needsOpener: boolean;
+}
+
+/** Adapter factories for the distributed mode register here, so the embedded path has no hard dependency on them. */
+export interface DistributedAdapters {
+  eventStore?: (env: Env) => Promise<EventStore>;
+  readModels?: (env: Env) => Promise<{ readModels: ReadModelStore; kv: KeyValueStore }>;
+}
+
+export async function createRuntime(env: Env, options: RuntimeOptions, distributed: DistributedAdapters = {}): Promise<Runtime> {
+  fs.mkdirSync(env.TWOSTEP_DATA_DIR, { recursive: true, mode: 0o700 });
+  const secrets = loadSecrets(env, { generateMissing: options.generateMissingKeys, needsOpener: options.needsOpener });
+  const clock = options.clock ?? systemClock;
+
+  let db: Database.Database | null = null;
+  const sqlite = (): Database.Database => {
+    if (!db) {
+      db = new Database(path.join(env.TWOSTEP_DATA_DIR, 'twostep.db'));
+      db.pragma('journal_mode = WAL');
+      db.pragma('busy_timeout = 5000');
+      db.pragma('synchronous = NORMAL');
+    }
+    return db;
+  };
+
+  const useEsdb = Boolean(env.ESDB_URL && distributed.eventStore);
+  const useRedis = Boolean(env.REDIS_URL && distributed.readModels);
+  if (env.ESDB_URL && !distributed.eventStore) throw new Error('ESDB_URL is set but this process has no EventStoreDB adapter');
+  if (env.REDIS_URL && !distributed.readModels) throw new Error('REDIS_URL is set but this process has no Redis adapter');
+
+  const eventStore = useEsdb ? await distributed.eventStore!(env) : new SqliteEventStore(sqlite());
+  const stores = useRedis
+    ? await distributed.readModels!(env)
+    : { readModels: new SqliteReadModelStore(sqlite()), kv: new SqliteKeyValueStore(sqlite()) };
+  const commandPath = new CommandPath(eventStore, stores.kv, clock);
+
+  return {
+    env,
+    secrets,
+    clock,
+    eventStore,
+    readModels: stores.readModels,
+    kv: stores.kv,
+    commandPath,
+    policies: new PolicyReader(commandPath),
+    adapters: { eventStore: useEsdb ? 'eventstoredb' : 'sqlite', readModels: useRedis ? 'redis' : 'sqlite' },
+    async close() {
+      await eventStore.close();
+      await stores.readModels.close();
+      await stores.kv.close();
+      (db as Database.Database | null)?.close();
+    },
+  };
+}

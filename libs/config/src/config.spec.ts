@@ -1,0 +1,76 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ConfigError, parseApiKeys, parseEnv } from './config';
+import { loadSecrets } from './secrets';
+
+describe('configuration is validated at start-up', () => {
+  it('uses the documented defaults', () => {
+    const env = parseEnv({});
+    expect(env).toMatchObject({ PORT: 3000, TWOSTEP_DATA_DIR: './var', TWOSTEP_MODE: 'embedded', KAFKA_BROKERS: undefined, REDIS_URL: undefined, ESDB_URL: undefined });
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['REDIS_URL', 'http://localhost:6379'],
+    ['ESDB_URL', 'mysql://x'],
+    ['SMTP_URL', 'localhost:25'],
+    ['TWOSTEP_MODE', 'cluster'],
+    ['LOG_LEVEL', 'loud'],
+  ])('a bad %s (%s) stops start-up with a message naming it', (name, value) => {
+    expect(() => parseEnv({ [name]: value })).toThrow(ConfigError);
+    expect(() => parseEnv({ [name]: value })).toThrow(name);
+  });
+
+  it('splits KAFKA_BROKERS', () => {
+    expect(parseEnv({ KAFKA_BROKERS: 'a:1, b:2' }).KAFKA_BROKERS).toEqual(['a:1', 'b:2']);
+  });
+
+  it('API keys must be a JSON array of {key, role, tenants} with unique, long keys', () => {
+    const good = [{ key: 'k'.repeat(24), role: 'portal', tenants: ['store-1'] }];
+    expect(parseApiKeys(JSON.stringify(good))[0]).toMatchObject({ role: 'portal', id: 'portal-1' });
+    expect(() => parseApiKeys('not json')).toThrow('TWOSTEP_API_KEYS');
+    expect(() => parseApiKeys(JSON.stringify([{ key: 'short', role: 'portal', tenants: ['*'] }]))).toThrow('24');
+    expect(() => parseApiKeys(JSON.stringify([{ key: 'k'.repeat(24), role: 'root', tenants: ['*'] }]))).toThrow(ConfigError);
+    expect(() => parseApiKeys(JSON.stringify([...good, ...good]))).toThrow('unique');
+  });
+});
+
+describe('key material', () => {
+  const dataDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'twostep-config-'));
+
+  it('embedded start generates one key per role once, owner-only, and reuses them', () => {
+    const dir = dataDir();
+    const first = loadSecrets(parseEnv({ TWOSTEP_DATA_DIR: dir }), { generateMissing: true, needsOpener: true });
+    expect(first.generatedApiKeys).toBe(true);
+    expect(first.apiKeys.map((key) => key.role).sort()).toEqual(['admin', 'auditor', 'operator', 'portal']);
+    const file = path.join(dir, 'keys.json');
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    const second = loadSecrets(parseEnv({ TWOSTEP_DATA_DIR: dir }), { generateMissing: true, needsOpener: true });
+    expect(second.generatedApiKeys).toBe(false);
+    expect(second.apiKeys).toEqual(first.apiKeys);
+    // The same keys decrypt what the first start encrypted.
+    const box = first.secretBox.encrypt('JBSWY3DPEHPK3PXP', 'store-1/alice');
+    expect(second.secretBox.decrypt(box, 'store-1/alice')).toBe('JBSWY3DPEHPK3PXP');
+    expect(second.opener!.open(first.sealer.seal('a@b.c'))).toBe('a@b.c');
+  });
+
+  it('a process that may not generate keys refuses to start without them, naming each', () => {
+    const attempt = () => loadSecrets(parseEnv({ TWOSTEP_DATA_DIR: dataDir() }), { generateMissing: false, needsOpener: true });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(/TWOSTEP_API_KEYS[\s\S]*TWOSTEP_SECRET_KEYS[\s\S]*TWOSTEP_HASH_KEY[\s\S]*TWOSTEP_MAIL_PUBLIC_KEY[\s\S]*TWOSTEP_MAIL_PRIVATE_KEY/);
+  });
+
+  it('bad key material is refused without echoing it', () => {
+    const env = parseEnv({ TWOSTEP_DATA_DIR: dataDir(), TWOSTEP_SECRET_KEYS: 'k1:dG9vLXNob3J0' });
+    let message = '';
+    try {
+      loadSecrets(env, { generateMissing: true, needsOpener: false });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/key material/);
+    expect(message).not.toContain('dG9vLXNob3J0');
+  });
+});

@@ -1,0 +1,95 @@
+import { z } from 'zod/v4';
+
+/** One API key: who holds it and which tenants it may reach (`*` = all). */
+export const apiKeySchema = z
+  .object({
+    key: z.string().min(24, 'api keys must be at least 24 characters'),
+    role: z.enum(['portal', 'operator', 'admin', 'auditor']),
+    tenants: z.array(z.string().min(1)).min(1),
+    id: z.string().min(1).max(64).optional(),
+  })
+  .strict();
+export type ApiKey = z.infer<typeof apiKeySchema> & { id: string };
+export type Role = ApiKey['role'];
+
+const optionalUrl = (protocols: string[]) =>
+  z
+    .string()
+    .optional()
+    .transform((value) => (value === '' ? undefined : value))
+    .refine((value) => value === undefined || protocols.some((protocol) => value.startsWith(protocol)), {
+      message: `must start with ${protocols.join(' or ')}`,
+    });
+
+/** An empty variable (`X=` in an env file) means unset. */
+const blankIsUnset = (value: unknown) => (value === '' ? undefined : value);
+const optionalString = z.preprocess(blankIsUnset, z.string().optional());
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  TWOSTEP_DATA_DIR: z.string().min(1).default('./var'),
+  TWOSTEP_API_KEYS: optionalString,
+  TWOSTEP_SECRET_KEYS: optionalString,
+  TWOSTEP_HASH_KEY: optionalString,
+  TWOSTEP_MAIL_PUBLIC_KEY: optionalString,
+  TWOSTEP_MAIL_PRIVATE_KEY: optionalString,
+  TWOSTEP_ISSUER: z.string().min(1).max(64).default('twostep'),
+  TWOSTEP_MAIL_FROM: z.string().min(3).default('twostep <no-reply@twostep.local>'),
+  TWOSTEP_MODE: z.enum(['embedded', 'api']).default('embedded'),
+  TWOSTEP_BODY_LIMIT: z.string().default('16kb'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SMTP_URL: optionalUrl(['smtp://', 'smtps://']),
+  ESDB_URL: optionalUrl(['esdb://', 'esdb+discover://', 'kurrentdb://']),
+  KAFKA_BROKERS: z.string().optional().transform((value) => (value ? value.split(',').map((b) => b.trim()).filter(Boolean) : undefined)),
+  KAFKA_TOPIC: z.string().default('twostep.events'),
+  KAFKA_DLQ_TOPIC: z.string().default('twostep.mail.dead-letter'),
+  REDIS_URL: optionalUrl(['redis://', 'rediss://']),
+  MAIL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
+  /** Prefix of every Redis key, so deployments (or test runs) can share one Redis; ends with ':'. */
+  REDIS_KEY_PREFIX: z.preprocess(
+    blankIsUnset,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9:_.-]{1,64}$/, '1-64 characters of A-Z a-z 0-9 : _ . -')
+      .transform((prefix) => (prefix.endsWith(':') ? prefix : `${prefix}:`))
+      .optional(),
+  ),
+  KAFKA_MAILER_GROUP_ID: z.preprocess(blankIsUnset, z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, '1-128 characters of A-Z a-z 0-9 . _ -').default('twostep-mailer')),
+  /** Projector and mailer serve /health/live and /health/ready here; unset means no health server. */
+  HEALTH_PORT: z.preprocess(blankIsUnset, z.coerce.number().int().min(0).max(65535).optional()),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates the environment; a bad value stops start-up with a message naming it. */
+export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const result = envSchema.safeParse(source);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  return result.data;
+}
+
+export function parseApiKeys(json: string): ApiKey[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    throw new ConfigError(['TWOSTEP_API_KEYS: must be a JSON array of {"key","role","tenants"}']);
+  }
+  const parsed = z.array(apiKeySchema).min(1).safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `TWOSTEP_API_KEYS[${issue.path.join('.')}]: ${issue.message}`));
+  }
+  const keys = parsed.data.map((key, index) => ({ ...key, id: key.id ?? `${key.role}-${index + 1}` }));
+  if (new Set(keys.map((k) => k.key)).size !== keys.length) throw new ConfigError(['TWOSTEP_API_KEYS: keys must be unique']);
+  return keys;
+}

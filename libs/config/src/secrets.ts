@@ -1,0 +1,90 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { generateKeyRingEntry, generateSealKeyPair, parseKeyRing, KeyedHasher, SecretBox, Sealer, Opener } from '@twostep/crypto';
+import { ConfigError, parseApiKeys, type ApiKey, type Env } from './config';
+
+/** Key material as the processes use it. Nothing here is ever logged. */
+export interface Secrets {
+  apiKeys: ApiKey[];
+  secretBox: SecretBox;
+  hasher: KeyedHasher;
+  sealer: Sealer;
+  /** Only processes that deliver mail get the private key. */
+  opener: Opener | null;
+  /** True when this start generated the API keys (the banner prints them once). */
+  generatedApiKeys: boolean;
+}
+
+interface KeyFile {
+  apiKeys?: ApiKey[];
+  secretKeys?: string;
+  hashKey?: string;
+  mailPublicKey?: string;
+  mailPrivateKey?: string;
+}
+
+const KEY_FILE = 'keys.json';
+
+/**
+ * Loads keys from the environment; in embedded mode whatever is missing is generated once and
+ * kept in `<data dir>/keys.json` with owner-only permissions, so a fresh clone runs securely
+ * with no set-up and keeps working across restarts.
+ */
+export function loadSecrets(env: Env, options: { generateMissing: boolean; needsOpener: boolean }): Secrets {
+  const file = path.join(env.TWOSTEP_DATA_DIR, KEY_FILE);
+  const stored: KeyFile = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as KeyFile) : {};
+  const next: KeyFile = { ...stored };
+  const problems: string[] = [];
+  let generatedApiKeys = false;
+
+  const apiKeys = env.TWOSTEP_API_KEYS ? parseApiKeys(env.TWOSTEP_API_KEYS) : stored.apiKeys;
+  if (!apiKeys) {
+    if (options.generateMissing) {
+      next.apiKeys = (['portal', 'operator', 'admin', 'auditor'] as const).map((role) => ({
+        id: `${role}-default`,
+        key: `ts_${role}_${randomBytes(24).toString('base64url')}`,
+        role,
+        tenants: ['*'],
+      }));
+      generatedApiKeys = true;
+    } else problems.push('TWOSTEP_API_KEYS: required');
+  }
+
+  const secretKeys = env.TWOSTEP_SECRET_KEYS ?? stored.secretKeys ?? (options.generateMissing ? (next.secretKeys = generateKeyRingEntry('k1')) : undefined);
+  const hashKey = env.TWOSTEP_HASH_KEY ?? stored.hashKey ?? (options.generateMissing ? (next.hashKey = randomBytes(32).toString('base64')) : undefined);
+  let publicKey = env.TWOSTEP_MAIL_PUBLIC_KEY ?? stored.mailPublicKey;
+  let privateKey = env.TWOSTEP_MAIL_PRIVATE_KEY ?? stored.mailPrivateKey;
+  if (!publicKey && !privateKey && options.generateMissing) {
+    const pair = generateSealKeyPair();
+    publicKey = next.mailPublicKey = pair.publicKey;
+    privateKey = next.mailPrivateKey = pair.privateKey;
+  }
+  if (!secretKeys) problems.push('TWOSTEP_SECRET_KEYS: required (format kid:base64key[,kid:base64key])');
+  if (!hashKey) problems.push('TWOSTEP_HASH_KEY: required (base64, 32 bytes or more)');
+  if (!publicKey) problems.push('TWOSTEP_MAIL_PUBLIC_KEY: required');
+  if (options.needsOpener && !privateKey) problems.push('TWOSTEP_MAIL_PRIVATE_KEY: required to deliver mail');
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  let secrets: Secrets;
+  try {
+    const ring = parseKeyRing(secretKeys!);
+    secrets = {
+      apiKeys: (apiKeys ?? next.apiKeys)!,
+      secretBox: new SecretBox(ring.keys, ring.activeKeyId),
+      hasher: new KeyedHasher(Buffer.from(hashKey!, 'base64')),
+      sealer: new Sealer(publicKey!),
+      opener: options.needsOpener && privateKey ? new Opener(privateKey) : null,
+      generatedApiKeys,
+    };
+  } catch (error) {
+    throw new ConfigError([`key material: ${(error as Error).message}`]);
+  }
+
+  if (JSON.stringify(next) !== JSON.stringify(stored)) {
+    fs.mkdirSync(env.TWOSTEP_DATA_DIR, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(file, JSON.stringify(next, null, 2), { mode: 0o600 });
+    fs.chmodSync(file, 0o600);
+  }
+  return secrets;
+}

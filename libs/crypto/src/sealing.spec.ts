@@ -1,0 +1,77 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { generateSealKeyPair, Opener, Sealer, type SealedValue } from './index';
+
+const CODE = '493817';
+
+function errorOf(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a throw');
+}
+
+function flip(b64: string): string {
+  const b = Buffer.from(b64, 'base64');
+  b[b.length - 1]! ^= 1;
+  return b.toString('base64');
+}
+
+describe('sealing', () => {
+  const pair = generateSealKeyPair();
+  const sealer = new Sealer(pair.publicKey);
+  const opener = new Opener(pair.privateKey);
+
+  it('round-trips and exposes the matching public key', () => {
+    const sealed = sealer.seal(CODE);
+    expect(sealed).toMatchObject({ v: 1, alg: 'X25519-HKDF-SHA256-A256GCM' });
+    expect(opener.open(sealed)).toBe(CODE);
+    expect(opener.open(sealer.seal('jane.doe@example.com'))).toBe('jane.doe@example.com');
+    expect(opener.publicKey()).toBe(pair.publicKey);
+  });
+
+  it('uses a fresh ephemeral key per message and hides the plaintext', () => {
+    const a = sealer.seal(CODE);
+    const b = sealer.seal(CODE);
+    expect(a.epk).not.toBe(b.epk);
+    expect(a.ct).not.toBe(b.ct);
+    expect(JSON.stringify(a)).not.toContain(CODE);
+    expect(JSON.stringify(a)).not.toContain(Buffer.from(CODE).toString('base64'));
+  });
+
+  it('cannot be opened with a different key pair', () => {
+    const other = new Opener(generateSealKeyPair().privateKey);
+    const e = errorOf(() => other.open(sealer.seal(CODE)));
+    expect(e.message).toMatch(/could not be opened/);
+    expect(e.message).not.toContain(CODE);
+  });
+
+  it.each(['ct', 'iv', 'tag', 'epk'] as const)('detects a tampered %s', (field) => {
+    const sealed = sealer.seal(CODE);
+    const e = errorOf(() => opener.open({ ...sealed, [field]: flip(sealed[field]) }));
+    expect(e.message).toMatch(/could not be opened/);
+    expect(e.message).not.toContain(CODE);
+  });
+
+  it('refuses a swapped ephemeral key, a truncated tag and malformed values', () => {
+    const a = sealer.seal(CODE);
+    const b = sealer.seal(CODE);
+    expect(() => opener.open({ ...a, epk: b.epk })).toThrow(/could not be opened/);
+    expect(() => opener.open({ ...a, tag: Buffer.from(a.tag, 'base64').subarray(0, 8).toString('base64') })).toThrow(/could not be opened/);
+    expect(() => opener.open({ ...a, alg: 'other' } as unknown as SealedValue)).toThrow(/could not be opened/);
+    expect(() => opener.open(null as unknown as SealedValue)).toThrow(/could not be opened/);
+  });
+
+  it('rejects keys that are not X25519 DER keys, without echoing them', () => {
+    const ed = generateKeyPairSync('ed25519');
+    const edPublic = ed.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+    const edPrivate = ed.privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64');
+    expect(() => new Sealer(edPublic)).toThrow(/X25519/);
+    expect(() => new Opener(edPrivate)).toThrow(/X25519/);
+    expect(() => new Sealer('not a key')).toThrow(/public key/);
+    const e = errorOf(() => new Opener(pair.privateKey.slice(0, -8)));
+    expect(e.message).not.toContain(pair.privateKey.slice(0, 20));
+    expect(() => new Sealer(pair.privateKey)).toThrow(); // a private key is not a public key
+  });
+});

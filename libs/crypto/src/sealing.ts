@@ -1,0 +1,114 @@
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
+
+/**
+ * ECIES-style sealing: the api (public key only) can seal codes and addresses for the mailer,
+ * but nothing that reads events or the bus without the mailer's private key can open them.
+ * A type alias, not an interface, so it stays assignable to the domain's index-signature types.
+ */
+export type SealedValue = {
+  v: 1;
+  alg: 'X25519-HKDF-SHA256-A256GCM';
+  epk: string;
+  iv: string;
+  tag: string;
+  ct: string;
+};
+
+const ALG = 'X25519-HKDF-SHA256-A256GCM';
+const INFO = Buffer.from('twostep/seal/v1', 'utf8');
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+const spki = (key: KeyObject): Buffer => key.export({ type: 'spki', format: 'der' });
+
+function importPublic(base64: string, what: string): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: Buffer.from(base64, 'base64'), format: 'der', type: 'spki' });
+  } catch {
+    throw new Error(`${what} is not a base64 DER (spki) public key`);
+  }
+  if (key.asymmetricKeyType !== 'x25519') throw new Error(`${what} is not an X25519 key`);
+  return key;
+}
+
+/** Both public keys go into the KDF so a key is tied to this exact sender/recipient pair. */
+function deriveKey(ephemeralPrivate: KeyObject | null, ephemeralPublic: KeyObject, recipientPrivate: KeyObject | null, recipientPublic: KeyObject): Buffer {
+  const shared = ephemeralPrivate
+    ? diffieHellman({ privateKey: ephemeralPrivate, publicKey: recipientPublic })
+    : diffieHellman({ privateKey: recipientPrivate!, publicKey: ephemeralPublic });
+  const salt = Buffer.concat([spki(ephemeralPublic), spki(recipientPublic)]);
+  return Buffer.from(hkdfSync('sha256', shared, salt, INFO, 32));
+}
+
+export function generateSealKeyPair(): { publicKey: string; privateKey: string } {
+  const { publicKey, privateKey } = generateKeyPairSync('x25519');
+  return { publicKey: spki(publicKey).toString('base64'), privateKey: privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64') };
+}
+
+export class Sealer {
+  readonly #recipient: KeyObject;
+
+  constructor(publicKeyBase64: string) {
+    this.#recipient = importPublic(publicKeyBase64, 'mail public key');
+  }
+
+  seal(plaintext: string): SealedValue {
+    const eph = generateKeyPairSync('x25519'); // fresh per message: forward secrecy for the sender side
+    const key = deriveKey(eph.privateKey, eph.publicKey, null, this.#recipient);
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+    cipher.setAAD(Buffer.from(ALG, 'utf8'));
+    const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    const b64 = (b: Buffer) => b.toString('base64');
+    return { v: 1, alg: ALG, epk: b64(spki(eph.publicKey)), iv: b64(iv), tag: b64(cipher.getAuthTag()), ct: b64(ct) };
+  }
+}
+
+export class Opener {
+  readonly #privateKey: KeyObject;
+  readonly #publicKey: KeyObject;
+
+  constructor(privateKeyBase64: string) {
+    try {
+      this.#privateKey = createPrivateKey({ key: Buffer.from(privateKeyBase64, 'base64'), format: 'der', type: 'pkcs8' });
+    } catch {
+      throw new Error('mail private key is not a base64 DER (pkcs8) private key');
+    }
+    if (this.#privateKey.asymmetricKeyType !== 'x25519') throw new Error('mail private key is not an X25519 key');
+    this.#publicKey = createPublicKey(this.#privateKey);
+  }
+
+  /** The matching public key, e.g. to check the api and mailer are configured as a pair. */
+  publicKey(): string {
+    return spki(this.#publicKey).toString('base64');
+  }
+
+  open(sealed: SealedValue): string {
+    const s = sealed as Partial<Record<keyof SealedValue, unknown>> | null;
+    const fail = () => new Error('sealed value could not be opened (tampered, or sealed for another key)');
+    if (!s || typeof s !== 'object' || s.v !== 1 || s.alg !== ALG) throw fail();
+    const { epk, iv, tag, ct } = s;
+    if (typeof epk !== 'string' || typeof iv !== 'string' || typeof tag !== 'string' || typeof ct !== 'string') throw fail();
+    try {
+      const key = deriveKey(null, importPublic(epk, 'ephemeral key'), this.#privateKey, this.#publicKey);
+      // authTagLength makes setAuthTag refuse truncated tags.
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64'), { authTagLength: TAG_BYTES });
+      decipher.setAAD(Buffer.from(ALG, 'utf8'));
+      decipher.setAuthTag(Buffer.from(tag, 'base64'));
+      return Buffer.concat([decipher.update(Buffer.from(ct, 'base64')), decipher.final()]).toString('utf8');
+    } catch {
+      throw fail(); // one message for every failure: no oracle, no OpenSSL text
+    }
+  }
+}

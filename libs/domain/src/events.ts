@@ -1,0 +1,90 @@
+/**
+ * Account events. Type names and payload shapes are a permanent contract: never rename,
+ * add a new version and an upcaster instead. Secrets never appear here in the clear:
+ * TOTP secrets are encrypted values, codes are keyed hashes, addresses are sealed for the
+ * mailer and shown masked.
+ */
+
+/** An encrypted TOTP secret (AES-256-GCM with a key id), opaque to the domain. */
+export type EncryptedSecret = { kid: string; [field: string]: unknown };
+/** A value sealed with the mailer's public key, opaque to the domain. */
+export type SealedValue = { alg: string; [field: string]: unknown };
+
+export type ChallengeMethod = 'totp' | 'email';
+export type AttemptMethod = ChallengeMethod | 'recovery_code';
+export type NotificationKind =
+  | 'two_factor_enabled'
+  | 'two_factor_disabled'
+  | 'reseller_disabled'
+  | 'account_locked'
+  | 'recovery_code_used';
+export type RevocationReason = 'password_reset' | 'disabled' | 'reseller_disabled';
+
+export interface Contact {
+  recipient: SealedValue;
+  maskedRecipient: string;
+}
+
+export type AccountEvent =
+  | { type: 'TotpSetupStarted'; data: { secret: EncryptedSecret; contact?: Contact } }
+  | { type: 'TwoFactorEnabled'; data: { method: 'totp'; recoveryCodeHashes: string[]; confirmedStep: number } }
+  | { type: 'RecoveryCodesRegenerated'; data: { recoveryCodeHashes: string[] } }
+  | { type: 'TwoFactorDisabled'; data: { by: 'customer'; passwordConfirmed: true } }
+  | { type: 'ResellerDisabled'; data: { operatorId: string; reason?: string } }
+  | { type: 'ChallengeStarted'; data: { challengeId: string; method: ChallengeMethod; expiresAt: string } }
+  | {
+      type: 'CodeIssued';
+      data: {
+        challengeId: string;
+        codeHash: string;
+        issuedAt: string;
+        expiresAt: string;
+        code: SealedValue;
+        recipient: SealedValue;
+        maskedRecipient: string;
+        ttlMinutes: number;
+        issue: number;
+      };
+    }
+  | {
+      type: 'AttemptFailed';
+      data: {
+        challengeId: string;
+        method: AttemptMethod;
+        reason: 'wrong_code' | 'code_reused';
+        failedAttempts: number;
+        attemptsLeft: number;
+      };
+    }
+  | { type: 'AccountLocked'; data: { lockedUntil: string; failedAttempts: number } }
+  | { type: 'AccountUnlocked'; data: { operatorId: string } }
+  | { type: 'ChallengePassed'; data: { challengeId: string; method: ChallengeMethod; totpStep?: number } }
+  | { type: 'RecoveryCodeUsed'; data: { challengeId: string; recoveryCodeHash: string; recoveryCodesRemaining: number } }
+  | { type: 'DeviceTrusted'; data: { deviceId: string; tokenHash: string; expiresAt: string } }
+  | { type: 'TrustedDevicesRevoked'; data: { reason: RevocationReason; count: number } }
+  | { type: 'PasswordResetRecorded'; data: Record<string, never> }
+  | { type: 'SecurityNotificationQueued'; data: { kind: NotificationKind; recipient: SealedValue; maskedRecipient: string } }
+  | { type: 'TotpSecretReencrypted'; data: { secret: EncryptedSecret } };
+
+export type AccountEventType = AccountEvent['type'];
+export type EventOf<T extends AccountEventType> = Extract<AccountEvent, { type: T }>;
+
+export const ACCOUNT_EVENT_TYPES: readonly AccountEventType[] = [
+  'TotpSetupStarted',
+  'TwoFactorEnabled',
+  'RecoveryCodesRegenerated',
+  'TwoFactorDisabled',
+  'ResellerDisabled',
+  'ChallengeStarted',
+  'CodeIssued',
+  'AttemptFailed',
+  'AccountLocked',
+  'AccountUnlocked',
+  'ChallengePassed',
+  'RecoveryCodeUsed',
+  'DeviceTrusted',
+  'TrustedDevicesRevoked',
+  'PasswordResetRecorded',
+  'SecurityNotificationQueued',
+  'TotpSecretReencrypted',
+];

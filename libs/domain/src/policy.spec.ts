@@ -1,0 +1,118 @@
+import { DomainError } from './errors';
+import {
+  ADMIN_TENANT,
+  DEFAULT_POLICY,
+  POLICY_BOUNDS,
+  decidePolicy,
+  evolvePolicy,
+  initialPolicy,
+  validatePolicyChanges,
+  type Policy,
+  type PolicyChanges,
+} from './policy';
+
+const update = (changes: PolicyChanges, current: Policy = initialPolicy()) =>
+  decidePolicy({ type: 'UpdatePolicy', tenantId: 'store-1', changes }, current);
+
+function expectInvalid(changes: unknown, field: string): DomainError {
+  let thrown: unknown;
+  try {
+    update(changes as PolicyChanges);
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown).toBeInstanceOf(DomainError);
+  const error = thrown as DomainError;
+  expect(error.code).toBe('invalid_policy');
+  expect(error.details).toEqual({ field });
+  expect(error.message).toContain(field);
+  return error;
+}
+
+describe('tenant policy defaults (seed 003)', () => {
+  it('defaults: email codes off, 10 min codes, 2 day devices, 3 attempts, 30 min lock, 30 s cooldown', () => {
+    expect(DEFAULT_POLICY).toEqual({
+      emailOtpRequired: false,
+      codeTtlMinutes: 10,
+      trustedDeviceDays: 2,
+      maxFailedAttempts: 3,
+      lockoutMinutes: 30,
+      resendCooldownSeconds: 30,
+    });
+    expect(initialPolicy()).toEqual(DEFAULT_POLICY);
+    expect(initialPolicy()).not.toBe(DEFAULT_POLICY);
+    expect(Object.isFrozen(DEFAULT_POLICY)).toBe(true);
+    expect(ADMIN_TENANT).toBe('admin');
+  });
+
+  it('the seed ranges: code timeout 1–360 minutes, trusted device 1–365 days', () => {
+    expect(POLICY_BOUNDS.codeTtlMinutes).toEqual([1, 360]);
+    expect(POLICY_BOUNDS.trustedDeviceDays).toEqual([1, 365]);
+  });
+});
+
+describe('policy bounds are enforced with invalid_policy naming the field', () => {
+  const fields = Object.entries(POLICY_BOUNDS) as [keyof typeof POLICY_BOUNDS, readonly [number, number]][];
+
+  it.each(fields)('%s is accepted at its minimum and maximum', (field, [min, max]) => {
+    expect(() => validatePolicyChanges({ [field]: min })).not.toThrow();
+    expect(() => validatePolicyChanges({ [field]: max })).not.toThrow();
+    const [event] = update({ [field]: max === DEFAULT_POLICY[field] ? min : max });
+    expect(event.type).toBe('PolicyUpdated');
+  });
+
+  it.each(fields)('%s is refused just outside its bounds', (field, [min, max]) => {
+    expectInvalid({ [field]: min - 1 }, field);
+    expectInvalid({ [field]: max + 1 }, field);
+  });
+
+  it.each(fields)('%s is refused when not a whole number', (field, [min]) => {
+    expectInvalid({ [field]: min + 0.5 }, field);
+    expectInvalid({ [field]: String(min) }, field);
+    expectInvalid({ [field]: null }, field);
+    expectInvalid({ [field]: Number.NaN }, field);
+  });
+
+  it('emailOtpRequired must be a boolean', () => {
+    expect(update({ emailOtpRequired: true })).toHaveLength(1);
+    expectInvalid({ emailOtpRequired: 'yes' }, 'emailOtpRequired');
+    expectInvalid({ emailOtpRequired: 1 }, 'emailOtpRequired');
+  });
+
+  it.each(['colour', 'constructor', 'toString', 'hasOwnProperty', '__proto__'])(
+    'the unknown field %s is refused with invalid_policy',
+    (field) => {
+      expectInvalid(JSON.parse(`{"${field}": 5}`), field);
+    },
+  );
+
+  it('one bad field refuses the whole update', () => {
+    expectInvalid({ codeTtlMinutes: 20, lockoutMinutes: 0 }, 'lockoutMinutes');
+  });
+});
+
+describe('PolicyUpdated', () => {
+  it('carries the full resulting policy and only the fields that really changed', () => {
+    const current = { ...initialPolicy(), lockoutMinutes: 45 };
+    expect(update({ codeTtlMinutes: 15, lockoutMinutes: 45, emailOtpRequired: true }, current)).toEqual([
+      {
+        type: 'PolicyUpdated',
+        data: {
+          tenantId: 'store-1',
+          policy: { ...DEFAULT_POLICY, lockoutMinutes: 45, codeTtlMinutes: 15, emailOtpRequired: true },
+          changed: ['codeTtlMinutes', 'emailOtpRequired'],
+        },
+      },
+    ]);
+  });
+
+  it('an update that changes nothing emits nothing', () => {
+    expect(update({})).toEqual([]);
+    expect(update({ codeTtlMinutes: 10, emailOtpRequired: false })).toEqual([]);
+  });
+
+  it('evolving applies the event policy as the new state', () => {
+    const [event] = update({ maxFailedAttempts: 5 });
+    expect(evolvePolicy(initialPolicy(), event)).toEqual({ ...DEFAULT_POLICY, maxFailedAttempts: 5 });
+  });
+});

@@ -1,0 +1,129 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson, chainEvents, computeEventHash, verifyChain } from './chain';
+import type { NewEvent, StoredEvent } from './event-store';
+
+const event = (type: string, data: Record<string, unknown> = {}): NewEvent => ({
+  eventId: `id-${type}`,
+  type,
+  data,
+  metadata: { at: '2025-01-01T00:00:00.000Z', actor: { kind: 'system' }, schemaVersion: 1 },
+});
+
+/** A clean log: stream A gets A0..A3, stream B gets B0..B1, interleaved; positions 1..6. */
+function log(): StoredEvent[] {
+  const a = chainEvents('A', null, ['A0', 'A1', 'A2', 'A3'].map((t) => event(t, { t })));
+  const b = chainEvents('B', null, ['B0', 'B1'].map((t) => event(t)));
+  return [a[0]!, b[0]!, a[1]!, a[2]!, b[1]!, a[3]!].map((e, i) => ({ ...e, position: i + 1, recordedAt: '2025-01-01T00:00:01.000Z' }));
+}
+const byType = (events: StoredEvent[], type: string) => events.find((e) => e.type === type)!;
+const rehash = (e: StoredEvent): StoredEvent => ({ ...e, hash: computeEventHash(e.prevHash, e) });
+const kinds = (events: StoredEvent[]) => verifyChain(events).map((p) => `${p.kind}@${p.stream}${p.revision}`);
+
+describe('computeEventHash', () => {
+  it('is sha256 over prevHash, a newline and the canonical JSON of the fields', () => {
+    const fields = { stream: 's', revision: 1, eventId: 'e', type: 'T', data: { b: 1, a: [true] }, metadata: { schemaVersion: 1, at: 'x', actor: { kind: 'system' as const } } };
+    const content = '{"data":{"a":[true],"b":1},"eventId":"e","metadata":{"actor":{"kind":"system"},"at":"x","schemaVersion":1},"revision":1,"stream":"s","type":"T"}';
+    expect(computeEventHash('p', fields)).toBe(createHash('sha256').update(`p\n${content}`).digest('hex'));
+    expect(computeEventHash(null, fields)).toBe(createHash('sha256').update(`\n${content}`).digest('hex'));
+  });
+
+  it('does not depend on key order, and survives a JSON roundtrip', () => {
+    const data = { z: 1, a: { y: [1, { d: 2, c: 3 }], x: 'ü' }, gone: undefined, when: new Date(0) };
+    const fields = (d: Record<string, unknown>) => ({ stream: 's', revision: 0, eventId: 'e', type: 'T', data: d, metadata: event('T').metadata });
+    const reordered = { when: new Date(0), a: { x: 'ü', y: [1, { c: 3, d: 2 }] }, z: 1 };
+    expect(computeEventHash(null, fields(data))).toBe(computeEventHash(null, fields(reordered)));
+    expect(computeEventHash(null, fields(data))).toBe(computeEventHash(null, fields(JSON.parse(JSON.stringify(data)))));
+    expect(canonicalJson([undefined, () => 1])).toBe('[null,null]');
+  });
+});
+
+describe('chainEvents', () => {
+  it('continues a stream from its tail', () => {
+    const [first] = chainEvents('s', null, [event('A')]);
+    const [second] = chainEvents('s', { revision: 0, hash: first!.hash }, [event('B')]);
+    expect(first).toMatchObject({ revision: 0, prevHash: null });
+    expect(second).toMatchObject({ revision: 1, prevHash: first!.hash });
+  });
+});
+
+describe('verifyChain', () => {
+  it('accepts an untouched log', () => {
+    expect(verifyChain(log())).toEqual([]);
+    expect(verifyChain([])).toEqual([]);
+  });
+
+  it('detects changed content (changed)', () => {
+    const events = log();
+    events[2] = { ...events[2]!, data: { t: 'forged' } };
+    expect(verifyChain(events)).toEqual([expect.objectContaining({ kind: 'changed', stream: 'A', revision: 1, position: 3 })]);
+  });
+
+  it('detects an edited prevHash or hash (changed)', () => {
+    const events = log();
+    events[3] = { ...events[3]!, prevHash: events[0]!.hash };
+    expect(kinds(events)).toContain('changed@A2');
+  });
+
+  it('detects an event replaced and re-hashed: its successor was chained onto something else (inserted)', () => {
+    const events = log();
+    events[2] = rehash({ ...events[2]!, data: { t: 'forged' } });
+    expect(kinds(events)).toEqual(['inserted@A2']);
+  });
+
+  it('detects a removed event (removed)', () => {
+    const events = log().filter((e) => e.type !== 'A1');
+    expect(verifyChain(events)).toEqual([expect.objectContaining({ kind: 'removed', stream: 'A', revision: 2, position: 4, detail: 'revisions 1..1 are missing' })]);
+  });
+
+  it('detects a removed stream start, also when the rest was renumbered and re-hashed (removed)', () => {
+    expect(kinds(log().filter((e) => e.type !== 'B0'))).toEqual(['removed@B1']);
+    const renumbered = log()
+      .filter((e) => e.type !== 'B0')
+      .map((e) => (e.type === 'B1' ? rehash({ ...e, revision: 0 }) : e));
+    expect(kinds(renumbered)).toEqual(['removed@B0']);
+  });
+
+  it('detects events swapped in global order (reordered)', () => {
+    const events = log();
+    // A1 and A2 trade places (and positions, so global positions still increase).
+    [events[2], events[3]] = [{ ...events[3]!, position: 3 }, { ...events[2]!, position: 4 }];
+    expect(verifyChain(events)).toEqual([expect.objectContaining({ kind: 'reordered', stream: 'A', revision: 1, position: 4 })]);
+  });
+
+  it('detects global positions that do not increase (reordered)', () => {
+    const events = log();
+    [events[1], events[2]] = [events[2]!, events[1]!];
+    expect(kinds(events)).toEqual(['reordered@B0']);
+  });
+
+  it('detects events swapped by renumbering their revisions (reordered, and changed)', () => {
+    const events = log();
+    const a1 = byType(events, 'A1');
+    const a2 = byType(events, 'A2');
+    events[2] = { ...a2, revision: 1, position: 3 };
+    events[3] = { ...a1, revision: 2, position: 4 };
+    // A3 is still chained onto A2, which now sits at revision 1.
+    expect(kinds(events)).toEqual(['changed@A1', 'reordered@A1', 'changed@A2', 'reordered@A2', 'reordered@A3']);
+  });
+
+  it('detects an event spliced into a stream (inserted, and changed for the renumbered rest)', () => {
+    const clean = log();
+    const a0 = byType(clean, 'A0');
+    const [forged] = chainEvents('A', { revision: 0, hash: a0.hash }, [event('Forged')]);
+    const events: StoredEvent[] = [
+      a0,
+      clean[1]!,
+      { ...forged!, position: 3, recordedAt: a0.recordedAt },
+      ...clean.slice(2).map((e) => ({ ...e, position: e.position + 1, revision: e.stream === 'A' ? e.revision + 1 : e.revision })),
+    ];
+    expect(kinds(events)).toEqual(['changed@A2', 'inserted@A2', 'changed@A3', 'changed@A4']);
+  });
+
+  it('detects a second event claiming a taken revision (inserted)', () => {
+    const events = log();
+    const a0 = byType(events, 'A0');
+    const [forged] = chainEvents('A', { revision: 0, hash: a0.hash }, [event('Forged')]);
+    events.push({ ...forged!, position: 7, recordedAt: a0.recordedAt });
+    expect(verifyChain(events)).toEqual([expect.objectContaining({ kind: 'inserted', stream: 'A', revision: 1, position: 7 })]);
+  });
+});

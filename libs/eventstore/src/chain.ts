@@ -1,0 +1,162 @@
+import { createHash } from 'node:crypto';
+import type { NewEvent, StoredEvent } from './event-store';
+
+/**
+ * Tamper-evident hash chain. Every adapter computes it on append with the same pure function,
+ * so a log can be verified the same way whichever store it came from.
+ *
+ * What it does and does not prove: the hash is unkeyed, so someone with write access to the
+ * store who also knows this algorithm can rewrite an event and re-hash everything after it in
+ * its stream. The chain catches naive edits (SQL UPDATE/DELETE, a restored old backup, a bad
+ * migration); catching a determined insider needs the stream heads anchored somewhere else.
+ * Likewise, removing the LAST events of a stream leaves a shorter but valid chain.
+ */
+
+export type HashedFields = Pick<StoredEvent, 'stream' | 'revision' | 'eventId' | 'type' | 'data' | 'metadata'>;
+
+/** hex sha256 of (prevHash ?? '') + '\n' + canonicalJson({ stream, revision, eventId, type, data, metadata }). */
+export function computeEventHash(prevHash: string | null, e: HashedFields): string {
+  const content = canonicalJson({
+    stream: e.stream,
+    revision: e.revision,
+    eventId: e.eventId,
+    type: e.type,
+    data: e.data,
+    metadata: e.metadata,
+  });
+  return createHash('sha256')
+    .update((prevHash ?? '') + '\n' + content, 'utf8')
+    .digest('hex');
+}
+
+/**
+ * JSON with object keys sorted (by UTF-16 code unit, recursively). Otherwise behaves like
+ * JSON.stringify (toJSON honoured, undefined/functions dropped from objects and null in arrays),
+ * because the stores persist JSON: the hash must survive a write/read roundtrip.
+ */
+export function canonicalJson(value: unknown): string {
+  const out = encode(value);
+  if (out === undefined) throw new TypeError('canonicalJson: value is not JSON-serialisable');
+  return out;
+}
+
+function encode(value: unknown): string | undefined {
+  if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    value = (value as { toJSON(): unknown }).toJSON();
+  }
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) as string | undefined;
+  if (Array.isArray(value)) return `[${value.map((item) => encode(item) ?? 'null').join(',')}]`;
+  const record = value as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const key of Object.keys(record).sort()) {
+    const encoded = encode(record[key]);
+    if (encoded !== undefined) parts.push(`${JSON.stringify(key)}:${encoded}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/** Revision, hash and prevHash for events about to be appended after `tail` (null = new stream). */
+export function chainEvents(
+  stream: string,
+  tail: { revision: number; hash: string } | null,
+  events: NewEvent[],
+): Array<NewEvent & { stream: string; revision: number; hash: string; prevHash: string | null }> {
+  let revision = tail ? tail.revision : -1;
+  let prevHash = tail ? tail.hash : null;
+  return events.map((event) => {
+    revision += 1;
+    const fields = { stream, revision, eventId: event.eventId, type: event.type, data: event.data, metadata: event.metadata };
+    const hash = computeEventHash(prevHash, fields);
+    const chained = { ...event, stream, revision, hash, prevHash };
+    prevHash = hash;
+    return chained;
+  });
+}
+
+export interface ChainProblem {
+  position: number;
+  stream: string;
+  revision: number;
+  kind: 'changed' | 'removed' | 'reordered' | 'inserted';
+  detail: string;
+}
+
+/**
+ * Checks a log given in global order. Every stream present must be complete from revision 0
+ * (pass the whole log, or whole streams); a stream that starts later is reported as 'removed'.
+ *
+ * Classification (what each symptom most honestly says happened):
+ * - changed:   the stored hash does not match the event's own content (content, revision, or
+ *              prevHash edited after the write).
+ * - removed:   a stream has a gap in its revisions (reported at the first event after the gap),
+ *              or revision 0 points at a predecessor (the start was cut off and renumbered).
+ * - reordered: global positions do not increase, a stream's revisions go backwards in global
+ *              order, or revision r is chained onto an event that is still in the stream but
+ *              not at r-1 (events swapped and renumbered).
+ * - inserted:  a second event claims a revision that is already taken; the event at r-1 claims
+ *              the same predecessor as r (spliced in ahead of it); or r's real predecessor is
+ *              nowhere in the stream, so r-1 was put there afterwards (replaced and re-hashed -
+ *              or removed with the rest renumbered: the chain cannot tell those apart, and
+ *              'inserted' is the likelier and the more cautious reading).
+ * A single tampering can show more than one symptom (renumbering without re-hashing is also
+ * 'changed'); every symptom is reported.
+ */
+export function verifyChain(events: StoredEvent[]): ChainProblem[] {
+  const problems: ChainProblem[] = [];
+  const report = (e: StoredEvent, kind: ChainProblem['kind'], detail: string) =>
+    problems.push({ position: e.position, stream: e.stream, revision: e.revision, kind, detail });
+
+  // Per stream: the first event seen at each revision, and the highest revision so far.
+  const streams = new Map<string, { byRevision: Map<number, StoredEvent>; maxRevision: number }>();
+  let lastPosition = -Infinity;
+
+  for (const e of events) {
+    const recomputed = computeEventHash(e.prevHash, e);
+    if (recomputed !== e.hash) report(e, 'changed', `stored hash ${e.hash} does not match content (recomputed ${recomputed})`);
+
+    if (e.position <= lastPosition) report(e, 'reordered', `position ${e.position} does not follow ${lastPosition}`);
+    lastPosition = Math.max(lastPosition, e.position);
+
+    let state = streams.get(e.stream);
+    if (!state) streams.set(e.stream, (state = { byRevision: new Map(), maxRevision: -1 }));
+    if (state.byRevision.has(e.revision)) {
+      report(e, 'inserted', `revision ${e.revision} already taken by position ${state.byRevision.get(e.revision)!.position}`);
+      continue; // keep the first claimant as the reference for the links below
+    }
+    if (e.revision < state.maxRevision) report(e, 'reordered', `revision ${e.revision} comes after revision ${state.maxRevision} in global order`);
+    state.byRevision.set(e.revision, e);
+    state.maxRevision = Math.max(state.maxRevision, e.revision);
+  }
+
+  // Links and gaps need the whole stream, so they are checked once everything has been seen.
+  for (const [, state] of streams) {
+    const all = [...state.byRevision.values()];
+    const byHash = new Map(all.map((e) => [e.hash, e]));
+    for (const e of all.sort((a, b) => a.revision - b.revision)) {
+      if (e.revision === 0) {
+        if (e.prevHash !== null) report(e, 'removed', 'revision 0 points at a predecessor: earlier events were removed and the stream renumbered');
+        continue;
+      }
+      const prev = state.byRevision.get(e.revision - 1);
+      if (!prev) {
+        let missing = e.revision - 1;
+        while (missing > 0 && !state.byRevision.has(missing - 1)) missing--;
+        report(e, 'removed', `revisions ${missing}..${e.revision - 1} are missing`);
+        continue;
+      }
+      if (e.prevHash === prev.hash) continue;
+      const onto = e.prevHash === null ? undefined : byHash.get(e.prevHash);
+      if (prev.prevHash === e.prevHash) {
+        // Both claim the same predecessor: prev was slipped in ahead of e.
+        report(e, 'inserted', `revision ${e.revision - 1} (position ${prev.position}) was inserted ahead of this event`);
+      } else if (onto) {
+        // e's real predecessor is still in the stream, just somewhere else.
+        report(e, 'reordered', `chained onto revision ${onto.revision} (position ${onto.position}), not ${e.revision - 1}`);
+      } else {
+        // e's real predecessor is gone: most likely replaced by a re-hashed event (or removed and the rest renumbered).
+        report(e, 'inserted', `revision ${e.revision - 1} (position ${prev.position}) is not the event this one was chained onto`);
+      }
+    }
+  }
+  return problems.sort((a, b) => a.position - b.position);
+}

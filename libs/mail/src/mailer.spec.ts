@@ -1,0 +1,211 @@
+import type { Opener } from '@twostep/crypto';
+import type { StoredEvent } from '@twostep/eventstore';
+import type { KeyValueStore } from '@twostep/readmodel';
+import { deadLetterKey, Mailer, sentKey, SENT_MARK_TTL_SECONDS, type MailerDeps } from './mailer';
+import type { MailTransport, OutgoingMail } from './transport';
+
+/** Pure unit tests with fakes; mailer.int-spec.ts covers the real SMTP server, SQLite and key pair. */
+
+class MemoryKv implements KeyValueStore {
+  readonly values = new Map<string, { value: string; ttl?: number }>();
+  async get(key: string) {
+    return this.values.get(key)?.value ?? null;
+  }
+  async set(key: string, value: string, ttlSeconds?: number) {
+    this.values.set(key, { value, ttl: ttlSeconds });
+  }
+  async setIfAbsent(key: string, value: string, ttlSeconds?: number) {
+    if (this.values.has(key)) return false;
+    await this.set(key, value, ttlSeconds);
+    return true;
+  }
+  async delete(key: string) {
+    this.values.delete(key);
+  }
+  async close() {}
+}
+
+/** "Sealed" values carry their plaintext: the fake opener just reads it back. */
+const fakeOpener = { open: (sealed: { alg: string; plain?: string }) => {
+  if (sealed.alg !== 'fake' || sealed.plain === undefined) throw new Error('cannot open: bob@example.com');
+  return sealed.plain;
+} } as unknown as Opener;
+const seal = (plain: string) => ({ alg: 'fake', plain });
+
+class FakeTransport implements MailTransport {
+  readonly sent: OutgoingMail[] = [];
+  attempts = 0;
+  constructor(private readonly failures: number | 'always' = 0, private readonly failure = 'boom') {}
+  async send(message: OutgoingMail) {
+    this.attempts++;
+    if (this.failures === 'always' || this.attempts <= this.failures) throw new Error(this.failure);
+    this.sent.push(message);
+    return { messageId: `<m${this.attempts}@test>` };
+  }
+  async close() {}
+}
+
+const logger = () => ({ info: jest.fn(), warn: jest.fn(), error: jest.fn() });
+
+const NOW = new Date('2025-03-01T12:00:00.000Z');
+
+function codeIssued(overrides: Partial<StoredEvent> = {}, data: Record<string, unknown> = {}): StoredEvent {
+  return {
+    eventId: '6f1c1a52-3a0e-4d0e-9a7c-0d9e5f1b2c3d',
+    stream: 'TwoFactorAccount-acme|u1',
+    revision: 3,
+    position: 17,
+    type: 'CodeIssued',
+    data: {
+      challengeId: 'ch1',
+      codeHash: 'h',
+      issuedAt: NOW.toISOString(),
+      expiresAt: new Date(NOW.getTime() + 10 * 60_000).toISOString(),
+      code: seal('123456'),
+      recipient: seal('bob@example.com'),
+      maskedRecipient: 'b**@example.com',
+      ttlMinutes: 10,
+      issue: 1,
+      ...data,
+    },
+    metadata: { at: NOW.toISOString(), actor: { kind: 'system' } as never, schemaVersion: 1 },
+    recordedAt: NOW.toISOString(),
+    hash: 'x',
+    prevHash: null,
+    ...overrides,
+  };
+}
+
+function setup(transport: MailTransport, extra: Partial<MailerDeps> = {}) {
+  const kv = new MemoryKv();
+  const log = logger();
+  const mailer = new Mailer({
+    transport,
+    opener: fakeOpener,
+    dedupe: kv,
+    from: 'twostep <no-reply@mail.example.org>',
+    issuer: 'twostep',
+    maxAttempts: 3,
+    backoffMs: 1,
+    logger: log,
+    clock: { now: () => NOW },
+    ...extra,
+  });
+  return { kv, log, mailer };
+}
+
+const allLogText = (log: ReturnType<typeof logger>) => JSON.stringify([log.info.mock.calls, log.warn.mock.calls, log.error.mock.calls]);
+
+describe('Mailer (unit)', () => {
+  it('ignores event types that carry no mail', async () => {
+    const transport = new FakeTransport();
+    const { mailer } = setup(transport);
+    await expect(mailer.handle(codeIssued({ type: 'AttemptFailed' }))).resolves.toBe('ignored');
+    expect(transport.attempts).toBe(0);
+  });
+
+  it('sends, marks the event for 7 days, and puts the event id and a stable Message-ID on the message', async () => {
+    const transport = new FakeTransport();
+    const { mailer, kv } = setup(transport);
+    const event = codeIssued();
+    await expect(mailer.handle(event)).resolves.toBe('sent');
+    expect(transport.sent).toHaveLength(1);
+    const message = transport.sent[0]!;
+    expect(message.to).toBe('bob@example.com');
+    expect(message.headers?.['X-Twostep-Event-Id']).toBe(event.eventId);
+    expect(message.messageId).toBe(`<${event.eventId}.mail@mail.example.org>`);
+    expect(kv.values.get(sentKey(event.eventId))?.ttl).toBe(SENT_MARK_TTL_SECONDS);
+    await expect(mailer.handle(event)).resolves.toBe('duplicate');
+    expect(transport.sent).toHaveLength(1);
+  });
+
+  it('treats a concurrent second delivery of the same event as a duplicate', async () => {
+    const transport = new FakeTransport();
+    const { mailer } = setup(transport);
+    const outcomes = await Promise.all([mailer.handle(codeIssued()), mailer.handle(codeIssued())]);
+    expect(outcomes.sort()).toEqual(['duplicate', 'sent']);
+    expect(transport.sent).toHaveLength(1);
+  });
+
+  it('backs off exponentially between attempts', async () => {
+    const transport = new FakeTransport(2);
+    const { mailer } = setup(transport, { backoffMs: 20 });
+    const started = Date.now();
+    await expect(mailer.handle(codeIssued())).resolves.toBe('sent');
+    expect(transport.attempts).toBe(3);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(20 + 40 - 5);
+  });
+
+  it('dead-letters into the key-value store when no sink is given, without the address or code', async () => {
+    const transport = new FakeTransport('always', '550 5.1.1 <BOB@example.com>: unknown user (code 123456)');
+    const { mailer, kv, log } = setup(transport);
+    const event = codeIssued();
+    await expect(mailer.handle(event)).resolves.toBe('dead_lettered');
+    expect(transport.attempts).toBe(3);
+    const record = JSON.parse(kv.values.get(deadLetterKey(event.eventId))!.value);
+    expect(record).toMatchObject({ eventId: event.eventId, type: 'CodeIssued', attempts: 3, maskedRecipient: 'b**@example.com' });
+    expect(record.error).toBe('550 5.1.1 <[recipient]>: unknown user (code [code])');
+    expect(kv.values.has(sentKey(event.eventId))).toBe(false);
+    expect(log.error).toHaveBeenCalledWith(expect.objectContaining({ eventId: event.eventId, attempts: 3 }), 'mail dead-lettered');
+    expect(log.warn).toHaveBeenCalledTimes(3);
+    const logged = allLogText(log);
+    expect(logged).not.toMatch(/bob@example\.com/i);
+    expect(logged).not.toContain('123456');
+  });
+
+  it('dead-letters at once, with no send attempt, when the sealed values do not open', async () => {
+    const transport = new FakeTransport();
+    const onDeadLetter = jest.fn(async () => {});
+    const { mailer, log } = setup(transport, { onDeadLetter });
+    const event = codeIssued({}, { recipient: { alg: 'other' } });
+    await expect(mailer.handle(event)).resolves.toBe('dead_lettered');
+    expect(transport.attempts).toBe(0);
+    expect(onDeadLetter).toHaveBeenCalledTimes(1);
+    expect((onDeadLetter.mock.calls[0] as unknown as [StoredEvent, Error])[1].message).toMatch(/could not be opened/);
+    expect(allLogText(log)).not.toMatch(/bob@example\.com/i);
+  });
+
+  it('dead-letters malformed payloads instead of sending a broken email', async () => {
+    const onDeadLetter = jest.fn(async () => {});
+    const transport = new FakeTransport();
+    const { mailer } = setup(transport, { onDeadLetter });
+    await expect(mailer.handle(codeIssued({}, { code: seal('12ab') }))).resolves.toBe('dead_lettered');
+    await expect(mailer.handle(codeIssued({ eventId: 'e2' }, { recipient: seal('not-an-address') }))).resolves.toBe('dead_lettered');
+    await expect(mailer.handle(codeIssued({ eventId: 'e3', stream: 'TwoFactorPolicy-acme' }))).resolves.toBe('dead_lettered');
+    await expect(
+      mailer.handle(codeIssued({ eventId: 'e4', type: 'SecurityNotificationQueued' }, { kind: 'bogus' })),
+    ).resolves.toBe('dead_lettered');
+    expect(onDeadLetter).toHaveBeenCalledTimes(4);
+    expect(transport.attempts).toBe(0);
+  });
+
+  it('throws (so the consumer retries) when the dead-letter sink fails', async () => {
+    const { mailer } = setup(new FakeTransport('always'), { onDeadLetter: async () => { throw new Error('dlq down'); } });
+    await expect(mailer.handle(codeIssued())).rejects.toThrow('dlq down');
+  });
+
+  it('throws when the dedupe store cannot be read, rather than risk a double send', async () => {
+    const transport = new FakeTransport();
+    const { mailer, kv } = setup(transport);
+    kv.get = async () => { throw new Error('kv down'); };
+    await expect(mailer.handle(codeIssued())).rejects.toThrow('kv down');
+    expect(transport.attempts).toBe(0);
+  });
+
+  it('skips, with a warning, a code that expired before it could be delivered and a notification older than the window', async () => {
+    const transport = new FakeTransport();
+    const { mailer, log } = setup(transport);
+    const expired = codeIssued({}, { expiresAt: new Date(NOW.getTime() - 1000).toISOString() });
+    await expect(mailer.handle(expired)).resolves.toBe('ignored');
+    const old = new Date(NOW.getTime() - (SENT_MARK_TTL_SECONDS + 60) * 1000).toISOString();
+    const oldNotice = codeIssued({ eventId: 'e9', type: 'SecurityNotificationQueued', metadata: { at: old, actor: {} as never, schemaVersion: 1 } }, { kind: 'account_locked' });
+    await expect(mailer.handle(oldNotice)).resolves.toBe('ignored');
+    expect(transport.attempts).toBe(0);
+    expect(log.warn).toHaveBeenCalledTimes(2);
+    expect(log.warn).toHaveBeenCalledWith(expect.objectContaining({ reason: 'code expired before it could be delivered' }), 'mail skipped');
+  });
+
+  it('refuses a maxAttempts below 1', () => {
+    expect(() => setup(new FakeTransport(), { maxAttempts: 0 })).toThrow(/maxAttempts/);
+  });
+});

@@ -1,0 +1,72 @@
+import type { AccountEvent } from '@twostep/domain';
+import type { StoredEvent } from '@twostep/eventstore';
+
+const NOTIFICATION_TEXT: Record<string, string> = {
+  two_factor_enabled: '2FA enabled',
+  two_factor_disabled: '2FA disabled',
+  reseller_disabled: '2FA disabled by reseller',
+  account_locked: 'account locked',
+  recovery_code_used: 'recovery code used',
+};
+
+/** Who did it, in words: "the customer", "reseller reseller-ann", "admin root", "twostep". */
+export function describeActor(event: StoredEvent): string {
+  const actor = event.metadata.actor;
+  switch (actor.kind) {
+    case 'customer':
+      return 'the customer';
+    case 'operator':
+      return `reseller ${actor.id ?? 'unknown'}`;
+    case 'admin':
+      return `admin ${actor.id ?? 'unknown'}`;
+    case 'auditor':
+      return `auditor ${actor.id ?? 'unknown'}`;
+    default:
+      return actor.id ? `twostep (${actor.id})` : 'twostep';
+  }
+}
+
+/** One event as a plain sentence for people (event log, `twostep explain`). */
+export function describeEvent(event: StoredEvent): string {
+  const e = { type: event.type, data: event.data } as AccountEvent | { type: 'PolicyUpdated'; data: { changed: string[] } };
+  switch (e.type) {
+    case 'TotpSetupStarted':
+      return 'Authenticator app setup started';
+    case 'TwoFactorEnabled':
+      return `2FA enabled with an authenticator app; ${e.data.recoveryCodeHashes.length} recovery codes issued`;
+    case 'RecoveryCodesRegenerated':
+      return `Recovery codes regenerated (${e.data.recoveryCodeHashes.length} new codes, old ones invalid)`;
+    case 'TwoFactorDisabled':
+      return '2FA disabled by the customer (password confirmed)';
+    case 'ResellerDisabled':
+      return `2FA disabled by reseller ${e.data.operatorId}${e.data.reason ? ` (reason: ${e.data.reason})` : ''}`;
+    case 'ChallengeStarted':
+      return `Login challenge started (${e.data.method === 'totp' ? 'authenticator app' : 'email code'})`;
+    case 'CodeIssued':
+      return `Email code ${e.data.issue > 1 ? 'sent again' : 'sent'} to ${e.data.maskedRecipient}, valid ${e.data.ttlMinutes} minutes`;
+    case 'AttemptFailed':
+      return `Failed ${e.data.method.replace('_', ' ')} attempt (${e.data.reason === 'code_reused' ? 'code already used' : 'wrong code'}), ${e.data.attemptsLeft} attempts left`;
+    case 'AccountLocked':
+      return `Account locked until ${e.data.lockedUntil} after ${e.data.failedAttempts} failed attempts`;
+    case 'AccountUnlocked':
+      return `Account unlocked by ${e.data.operatorId}`;
+    case 'ChallengePassed':
+      return `Login verified (${e.data.method === 'totp' ? 'authenticator app' : 'email code'})`;
+    case 'RecoveryCodeUsed':
+      return `Logged in with a recovery code; ${e.data.recoveryCodesRemaining} left, reset recommended`;
+    case 'DeviceTrusted':
+      return `Device ${e.data.deviceId} remembered until ${e.data.expiresAt}`;
+    case 'TrustedDevicesRevoked':
+      return `${e.data.count} trusted device(s) revoked (${e.data.reason.replace('_', ' ')})`;
+    case 'PasswordResetRecorded':
+      return 'Password reset recorded; 2FA required at next login';
+    case 'SecurityNotificationQueued':
+      return `Security notification "${NOTIFICATION_TEXT[e.data.kind] ?? e.data.kind}" sent to ${e.data.maskedRecipient}`;
+    case 'TotpSecretReencrypted':
+      return `Authenticator secret re-encrypted with key ${e.data.secret.kid}`;
+    case 'PolicyUpdated':
+      return `2FA policy updated (${e.data.changed.join(', ')})`;
+    default:
+      return event.type;
+  }
+}

@@ -1,0 +1,114 @@
+import { parseStream, type AccountEvent } from '@twostep/domain';
+import type { StoredEvent } from '@twostep/eventstore';
+import { describeEvent } from './describe';
+import type { EventLogEntry, StatusView } from './views';
+
+export function emptyStatus(tenantId: string, userId: string): StatusView {
+  return {
+    tenantId,
+    userId,
+    status: 'Disabled',
+    method: null,
+    setupPending: false,
+    recoveryCodesRemaining: 0,
+    resetRecommended: false,
+    failedAttempts: 0,
+    lockedUntil: null,
+    trustedDevices: [],
+    lastCodeSent: null,
+    enabledAt: null,
+    passwordResetAt: null,
+    updatedAt: '',
+    revision: -1,
+  };
+}
+
+/**
+ * Status view reducer. Returns the view unchanged for an event it has already seen, so a
+ * redelivered event is harmless. Pure: the store adapter persists the result.
+ */
+export function projectStatus(view: StatusView | null, stored: StoredEvent): StatusView | null {
+  const stream = parseStream(stored.stream);
+  if (stream.kind !== 'account') return view;
+  const current = view ?? emptyStatus(stream.tenantId, stream.userId);
+  if (stored.revision <= current.revision) return current;
+  const at = stored.metadata.at;
+  const next: StatusView = { ...current, revision: stored.revision, updatedAt: at };
+  const event = { type: stored.type, data: stored.data } as AccountEvent;
+  const disabled = (): StatusView => ({
+    ...next,
+    status: 'Disabled',
+    method: null,
+    setupPending: false,
+    recoveryCodesRemaining: 0,
+    resetRecommended: false,
+    trustedDevices: [],
+    enabledAt: null,
+  });
+  switch (event.type) {
+    case 'TotpSetupStarted':
+      return { ...next, setupPending: true };
+    case 'TwoFactorEnabled':
+      return {
+        ...next,
+        status: 'Enabled',
+        method: 'totp',
+        setupPending: false,
+        recoveryCodesRemaining: event.data.recoveryCodeHashes.length,
+        resetRecommended: false,
+        enabledAt: at,
+      };
+    case 'RecoveryCodesRegenerated':
+      return { ...next, recoveryCodesRemaining: event.data.recoveryCodeHashes.length, resetRecommended: false };
+    case 'TwoFactorDisabled':
+    case 'ResellerDisabled':
+      return disabled();
+    case 'CodeIssued':
+      return { ...next, lastCodeSent: { to: event.data.maskedRecipient, at, expiresAt: event.data.expiresAt } };
+    case 'AttemptFailed':
+      return { ...next, failedAttempts: event.data.failedAttempts };
+    case 'AccountLocked':
+      return { ...next, lockedUntil: event.data.lockedUntil, failedAttempts: 0 };
+    case 'AccountUnlocked':
+      return { ...next, lockedUntil: null, failedAttempts: 0 };
+    case 'ChallengePassed':
+      return { ...next, failedAttempts: 0 };
+    case 'RecoveryCodeUsed':
+      return { ...next, failedAttempts: 0, recoveryCodesRemaining: event.data.recoveryCodesRemaining, resetRecommended: true };
+    case 'DeviceTrusted':
+      return { ...next, trustedDevices: [...next.trustedDevices, { deviceId: event.data.deviceId, expiresAt: event.data.expiresAt }].slice(-10) };
+    case 'TrustedDevicesRevoked':
+      return { ...next, trustedDevices: [] };
+    case 'PasswordResetRecorded':
+      return { ...next, passwordResetAt: at };
+    case 'ChallengeStarted':
+    case 'SecurityNotificationQueued':
+    case 'TotpSecretReencrypted':
+      return next;
+    default:
+      return next;
+  }
+}
+
+export function toLogEntry(stored: StoredEvent): EventLogEntry {
+  const actor = stored.metadata.actor;
+  return {
+    position: stored.position,
+    revision: stored.revision,
+    eventId: stored.eventId,
+    at: stored.metadata.at,
+    type: stored.type,
+    what: describeEvent(stored),
+    actor: actor.id ? { kind: actor.kind, id: actor.id } : { kind: actor.kind },
+  };
+}
+
+/** Views computed on read: a lock whose time has passed no longer shows. */
+export function presentStatus(view: StatusView, now: Date): StatusView {
+  const lockActive = view.lockedUntil !== null && Date.parse(view.lockedUntil) > now.getTime();
+  return {
+    ...view,
+    lockedUntil: lockActive ? view.lockedUntil : null,
+    trustedDevices: view.trustedDevices.filter((device) => Date.parse(device.expiresAt) > now.getTime()),
+  };
+}

@@ -1,0 +1,99 @@
+import type Database from 'better-sqlite3';
+import { parseStream } from '@twostep/domain';
+import type { StoredEvent } from '@twostep/eventstore';
+import type { KeyValueStore, ReadModelStore } from './ports';
+import { projectStatus, toLogEntry } from './projections';
+import type { EventLogEntry, StatusView } from './views';
+
+/** Read models in the same SQLite file as the embedded event store (tables prefixed `rm_`). */
+export class SqliteReadModelStore implements ReadModelStore {
+  private readonly applyTx: (projection: string, event: StoredEvent) => void;
+
+  constructor(private readonly db: Database.Database) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS rm_status (tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, view TEXT NOT NULL, PRIMARY KEY (tenant_id, user_id));
+      CREATE TABLE IF NOT EXISTS rm_event_log (tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, revision INTEGER NOT NULL, position INTEGER NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (tenant_id, user_id, revision));
+      CREATE TABLE IF NOT EXISTS rm_checkpoints (projection TEXT PRIMARY KEY, position INTEGER NOT NULL);
+    `);
+    const getStatus = db.prepare('SELECT view FROM rm_status WHERE tenant_id = ? AND user_id = ?');
+    const putStatus = db.prepare('INSERT INTO rm_status (tenant_id, user_id, view) VALUES (?, ?, ?) ON CONFLICT (tenant_id, user_id) DO UPDATE SET view = excluded.view');
+    const putLog = db.prepare('INSERT OR IGNORE INTO rm_event_log (tenant_id, user_id, revision, position, entry) VALUES (?, ?, ?, ?, ?)');
+    const putCheckpoint = db.prepare('INSERT INTO rm_checkpoints (projection, position) VALUES (?, ?) ON CONFLICT (projection) DO UPDATE SET position = MAX(position, excluded.position)');
+    this.applyTx = db.transaction((projection: string, event: StoredEvent) => {
+      const stream = parseStream(event.stream);
+      if (stream.kind === 'account') {
+        const row = getStatus.get(stream.tenantId, stream.userId) as { view: string } | undefined;
+        const before = row ? (JSON.parse(row.view) as StatusView) : null;
+        const after = projectStatus(before, event);
+        if (after && after !== before) putStatus.run(stream.tenantId, stream.userId, JSON.stringify(after));
+        putLog.run(stream.tenantId, stream.userId, event.revision, event.position, JSON.stringify(toLogEntry(event)));
+      }
+      putCheckpoint.run(projection, event.position);
+    });
+  }
+
+  async apply(projection: string, event: StoredEvent): Promise<void> {
+    this.applyTx(projection, event);
+  }
+
+  async checkpoint(projection: string): Promise<number> {
+    const row = this.db.prepare('SELECT position FROM rm_checkpoints WHERE projection = ?').get(projection) as { position: number } | undefined;
+    return row?.position ?? 0;
+  }
+
+  async status(tenantId: string, userId: string): Promise<StatusView | null> {
+    const row = this.db.prepare('SELECT view FROM rm_status WHERE tenant_id = ? AND user_id = ?').get(tenantId, userId) as { view: string } | undefined;
+    return row ? (JSON.parse(row.view) as StatusView) : null;
+  }
+
+  async eventLog(tenantId: string, userId: string, options: { after?: number; limit?: number } = {}): Promise<EventLogEntry[]> {
+    const rows = this.db
+      .prepare('SELECT entry FROM rm_event_log WHERE tenant_id = ? AND user_id = ? AND revision > ? ORDER BY revision LIMIT ?')
+      .all(tenantId, userId, options.after ?? -1, options.limit ?? 100) as { entry: string }[];
+    return rows.map((row) => JSON.parse(row.entry) as EventLogEntry);
+  }
+
+  async reset(projection: string): Promise<void> {
+    this.db.transaction(() => {
+      this.db.exec('DELETE FROM rm_status; DELETE FROM rm_event_log;');
+      this.db.prepare('DELETE FROM rm_checkpoints WHERE projection = ?').run(projection);
+    })();
+  }
+
+  async close(): Promise<void> {
+    // The database handle belongs to whoever opened it.
+  }
+}
+
+export class SqliteKeyValueStore implements KeyValueStore {
+  constructor(private readonly db: Database.Database) {
+    db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER)');
+  }
+
+  async get(key: string): Promise<string | null> {
+    const row = this.db.prepare('SELECT value, expires_at FROM kv WHERE key = ?').get(key) as { value: string; expires_at: number | null } | undefined;
+    if (!row || (row.expires_at !== null && row.expires_at <= Date.now())) return null;
+    return row.value;
+  }
+
+  async set(key: string, value: string, ttlSeconds?: number): Promise<void> {
+    this.db
+      .prepare('INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at')
+      .run(key, value, ttlSeconds ? Date.now() + ttlSeconds * 1000 : null);
+  }
+
+  async setIfAbsent(key: string, value: string, ttlSeconds?: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      const now = Date.now();
+      this.db.prepare('DELETE FROM kv WHERE key = ? AND expires_at IS NOT NULL AND expires_at <= ?').run(key, now);
+      const result = this.db.prepare('INSERT OR IGNORE INTO kv (key, value, expires_at) VALUES (?, ?, ?)').run(key, value, ttlSeconds ? now + ttlSeconds * 1000 : null);
+      return result.changes === 1;
+    })();
+  }
+
+  async delete(key: string): Promise<void> {
+    this.db.prepare('DELETE FROM kv WHERE key = ?').run(key);
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,29 @@
+/** Read models: what the HTTP queries return. No secrets, no hashes, only masked addresses. */
+export interface StatusView {
+  tenantId: string;
+  userId: string;
+  status: 'Enabled' | 'Disabled';
+  method: 'totp' | null;
+  setupPending: boolean;
+  recoveryCodesRemaining: number;
+  resetRecommended: boolean;
+  failedAttempts: number;
+  lockedUntil: string | null;
+  trustedDevices: { deviceId: string; expiresAt: string }[];
+  lastCodeSent: { to: string; at: string; expiresAt: string } | null;
+  enabledAt: string | null;
+  passwordResetAt: string | null;
+  updatedAt: string;
+  /** Stream revision this view was built from; only revision + 1 is applied next. */
+  revision: number;
+}
+
+export interface EventLogEntry {
+  position: number;
+  revision: number;
+  eventId: string;
+  at: string;
+  type: string;
+  what: string;
+  actor: { kind: string; id?: string };
+}

@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import type { Redis } from 'ioredis';
+import { connectRedis, RedisReadModelStore, STATUS_PROJECTION, type StatusView } from '@twostep/readmodel';
+import { cli, seedLog, tempDir } from './support';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** `twostep replay --rebuild` with REDIS_URL set rebuilds the api's Redis read models (`npm run infra:up` starts Redis). */
+describe('twostep replay --rebuild into Redis', () => {
+  const dataDir = tempDir();
+  // Given without the trailing ':' on purpose: the CLI must complete it as the api does.
+  const prefix = `twostep-cli-test-${randomUUID().slice(0, 8)}`;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    redis = await connectRedis(REDIS_URL); // throws (the suite fails) when Redis is down
+    await seedLog(dataDir);
+  });
+  afterAll(async () => {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    await redis.quit();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('resets and rebuilds the views, the log and the checkpoint under REDIS_KEY_PREFIX', async () => {
+    const env = { REDIS_URL, REDIS_KEY_PREFIX: prefix };
+    const store = new RedisReadModelStore(redis, { prefix: `${prefix}:` });
+    // A stale view the rebuild must drop.
+    await redis.set(`${prefix}:rm:status:store-1|ghost`, JSON.stringify({ tenantId: 'store-1', userId: 'ghost', revision: 0 }));
+    await redis.sadd(`${prefix}:rm:accounts`, 'store-1|ghost');
+
+    const run = await cli(['replay', '--rebuild', '--data-dir', dataDir], env);
+    expect(run.err).toMatch(/^applied 9 events in /);
+    expect(run.out).toMatch(new RegExp(`^rebuilt read models \\(status-v1\\) in Redis redis://.* \\(prefix ${prefix}:\\) from 9 events of SQLite .*; checkpoint 9\\n$`));
+    expect(run.code).toBe(0);
+
+    const replayed = (await cli(['replay', '--json', '--data-dir', dataDir])).out.trim().split('\n').map((line) => JSON.parse(line) as StatusView);
+    for (const view of replayed) expect(await store.status(view.tenantId, view.userId)).toEqual(view);
+    expect(await store.status('store-1', 'ghost')).toBeNull();
+    expect(await store.checkpoint(STATUS_PROJECTION)).toBe(9);
+    expect((await store.eventLog('store-1', 'alice')).map((entry) => entry.type)).toEqual([
+      'TotpSetupStarted',
+      'TwoFactorEnabled',
+      'ChallengeStarted',
+      'ChallengePassed',
+      'ResellerDisabled',
+    ]);
+  });
+
+  it('fails clearly when Redis cannot be reached, or the prefix is invalid', async () => {
+    const down = await cli(['replay', '--rebuild', '--data-dir', dataDir], { REDIS_URL: 'redis://:secret@127.0.0.1:1' });
+    expect(down.code).toBe(1);
+    expect(down.err).toMatch(/^twostep replay: Redis is unreachable at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
+    expect(down.err).not.toContain('secret');
+    const bad = await cli(['rebuild-projections', '--data-dir', dataDir], { REDIS_URL, REDIS_KEY_PREFIX: 'has space' });
+    expect(bad).toMatchObject({ code: 1, err: 'twostep rebuild-projections: REDIS_KEY_PREFIX: 1-64 characters of A-Z a-z 0-9 : _ . -\n' });
+  });
+});
