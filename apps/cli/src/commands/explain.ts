@@ -30,8 +30,7 @@ export async function explain(options: ExplainOptions, out: Output): Promise<num
 export function sentence(event: StoredEvent): string {
   const what = describeEvent(event);
   const id = event.metadata.actor.id;
-  // describeActor says only "twostep" for system actors; auditors want to know which tool it was.
-  const who = event.metadata.actor.kind === 'system' && id ? `${describeActor(event)} (${id})` : describeActor(event);
+  const who = describeActor(event);
   const named = what.includes(who) || (id !== undefined && what.includes(id));
   return named ? what : `${what} - by ${who}`;
 }
