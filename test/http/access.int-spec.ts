@@ -243,6 +243,19 @@ describe('access control over HTTP', () => {
       expect(everything).toEqual(JSON.parse(JSON.stringify(await t.runtime.eventStore.readAll({ limit: 1000 }))));
     });
 
+    it("a tenant-scoped auditor key pages through its tenants' events only, with a cursor that still ends", async () => {
+      const everything = (await t.as('auditor').get('/v1/events?limit=1000').expect(200)).body.events as { position: number; stream: string }[];
+      const store2 = everything.filter((e) => /^TwoFactor(Account|Policy)-store-2(\||$)/.test(e.stream));
+      expect(store2.length).toBeGreaterThan(3);
+      expect(store2.length).toBeLessThan(everything.length);
+      for (const limit of [1, 4, 1000]) {
+        const walk = await walkAllEvents(t, 'auditor2', limit);
+        expect(walk.events.map((e) => e.position)).toEqual(store2.map((e) => e.position));
+      }
+      await refuse('auditor2', { method: 'get', url: `${alice}/events` }, 403, 'forbidden_tenant');
+      await refuse('auditor2', { method: 'get', url: `${alice}/event-log` }, 403, 'forbidden_tenant');
+    });
+
     it('`after` continues strictly after the given position', async () => {
       const everything = (await t.as('auditor').get('/v1/events?limit=1000').expect(200)).body.events as { position: number }[];
       const middle = everything[Math.floor(everything.length / 2)]!.position;

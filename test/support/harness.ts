@@ -17,6 +17,7 @@ export const KEYS = {
   operator2: 'test-operator-key-store-2-0000000000',
   admin: 'test-admin-key-all-tenants-000000000',
   auditor: 'test-auditor-key-all-tenants-0000000',
+  auditor2: 'test-auditor-key-store-2-00000000000',
 } as const;
 
 const API_KEYS = [
@@ -26,6 +27,7 @@ const API_KEYS = [
   { key: KEYS.operator2, role: 'operator', tenants: ['store-2'], id: 'op-2' },
   { key: KEYS.admin, role: 'admin', tenants: ['*'], id: 'admin-1' },
   { key: KEYS.auditor, role: 'auditor', tenants: ['*'], id: 'auditor-1' },
+  { key: KEYS.auditor2, role: 'auditor', tenants: ['store-2'], id: 'auditor-2' },
 ];
 
 export interface TestApp {

@@ -1,8 +1,11 @@
-import { Controller, Get, Inject, Query } from '@nestjs/common';
+import { Controller, Get, Inject, Query, Req } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod/v4';
 import type { Runtime } from '@twostep/app';
-import { Roles } from '../../http/auth.guard';
+import { parseStream } from '@twostep/domain';
+import type { StoredEvent } from '@twostep/eventstore';
+import { Roles, type AuthedRequest } from '../../http/auth.guard';
+import { canReachTenant, type Principal } from '../../http/principal';
 import { ZodBody } from '../../http/validation';
 import { RUNTIME } from '../../tokens';
 
@@ -23,8 +26,33 @@ export class AuditEventsController {
   @ApiOperation({ summary: 'Every event in global order; page with `after` = the previous `next`' })
   @ApiQuery({ name: 'after', required: false, description: 'global position to continue after' })
   @ApiQuery({ name: 'limit', required: false })
-  async all(@Query(new ZodBody(AllEventsQuery)) query: z.infer<typeof AllEventsQuery>) {
-    const events = await this.runtime.eventStore.readAll({ after: query.after, limit: query.limit });
-    return { events, next: events.length === query.limit ? events[events.length - 1]!.position : null };
+  async all(@Query(new ZodBody(AllEventsQuery)) query: z.infer<typeof AllEventsQuery>, @Req() request: AuthedRequest) {
+    return readVisiblePage(this.runtime, request.principal, query.after, query.limit);
   }
+}
+
+/** How many events one request may scan for a tenant-scoped key before it answers with what it found. */
+const SCAN_PAGES = 10;
+
+/**
+ * A page of the global log as one key may see it. A key scoped to some tenants sees only their
+ * streams; the cursor still moves over everything scanned, so a page may hold fewer than `limit`
+ * events (even none) with a `next` to follow. `next` is null only at the end of the log.
+ */
+async function readVisiblePage(runtime: Runtime, principal: Principal, after: number, limit: number) {
+  const visible = (event: StoredEvent) => {
+    if (principal.tenants.includes('*')) return true;
+    const parsed = parseStream(event.stream);
+    return parsed.kind !== 'other' && canReachTenant(principal, parsed.tenantId);
+  };
+  const events: StoredEvent[] = [];
+  let cursor = after;
+  for (let page = 0; page < SCAN_PAGES && events.length < limit; page++) {
+    const want = limit - events.length;
+    const scanned = await runtime.eventStore.readAll({ after: cursor, limit: want });
+    events.push(...scanned.filter(visible));
+    if (scanned.length < want) return { events, next: null }; // the end of the log
+    cursor = scanned[scanned.length - 1]!.position;
+  }
+  return { events, next: cursor };
 }
