@@ -29,26 +29,37 @@ describe('npm start on embedded defaults (the built service as a process)', () =
   let dataDir = '';
   const keys: Record<string, string> = {};
 
+  let start: () => void = () => undefined;
+  const stop = async () => {
+    child?.kill('SIGTERM');
+    await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)));
+  };
+  const waitForOutput = async (pattern: RegExp) => {
+    const deadline = Date.now() + 30_000;
+    while (!pattern.test(output)) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`service did not start:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+
   beforeAll(async () => {
     if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm test does).`);
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twostep-start-'));
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     const env = { PATH: process.env.PATH ?? '', TWOSTEP_DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
-    child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const deadline = Date.now() + 30_000;
-    while (!/auditor\s+\S+/.test(output)) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`service did not start:\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    start = () => {
+      child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    };
+    start();
+    await waitForOutput(/auditor\s+\S+/);
     for (const match of output.matchAll(/^\s+(portal|operator|admin|auditor)\s+(\S+)$/gm)) keys[match[1]!] = match[2]!;
   }, 40_000);
 
   afterAll(async () => {
-    child?.kill('SIGTERM');
-    await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)));
+    await stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -104,5 +115,15 @@ describe('npm start on embedded defaults (the built service as a process)', () =
     const everything = readAllFiles(dataDir).toString('latin1');
     expect(everything).not.toContain(secret);
     for (const code of recoveryCodes) expect(everything).not.toContain(code);
+  });
+
+  it('a restart on the same data dir keeps the keys and prints where they are, never the keys', async () => {
+    await stop();
+    output = '';
+    start();
+    await waitForOutput(/API keys: printed on the first start/);
+    for (const key of Object.values(keys)) expect(output).not.toContain(key);
+    expect(output).toContain(path.join(dataDir, 'keys.json'));
+    expect((await call('portal', 'GET', '/v1/tenants/store-1/accounts/alice/two-factor')).status).toBe(200);
   });
 });

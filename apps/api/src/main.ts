@@ -27,9 +27,14 @@ async function main(): Promise<void> {
     `  mail: ${embedded ? (env.SMTP_URL ? 'SMTP' : `.eml files in ${path.resolve(env.TWOSTEP_DATA_DIR, 'mail')}`) : 'delivered by the mailer worker'}`,
     `  docs: ${url}/docs   health: ${url}/health/ready   metrics: ${url}/metrics`,
   ];
-  if (!env.TWOSTEP_API_KEYS) {
-    lines.push(`  API keys (kept in ${path.resolve(env.TWOSTEP_DATA_DIR, 'keys.json')}, owner-only; set TWOSTEP_API_KEYS to use your own):`);
+  const keyFile = path.resolve(env.TWOSTEP_DATA_DIR, 'keys.json');
+  if (runtime.secrets.generatedApiKeys) {
+    // Printed once, on the start that generated them: later starts never put keys in logs.
+    lines.push(`  API keys, generated now and kept in ${keyFile} (owner-only); set TWOSTEP_API_KEYS to use your own:`);
     for (const key of runtime.secrets.apiKeys) lines.push(`    ${key.role.padEnd(9)} ${key.key}`);
+  } else if (!env.TWOSTEP_API_KEYS) {
+    lines.push(`  API keys: printed on the first start, kept in ${keyFile}; show them with`);
+    lines.push(`    node -p 'require(${JSON.stringify(keyFile)}).apiKeys'`);
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);
 
