@@ -396,6 +396,12 @@ describe('email-code 2FA on a store that requires it', () => {
     const required = await emailChallenge('ned', email, { deviceToken });
     expect(required.body).toMatchObject({ required: true, method: 'email' });
     await verify('ned', required.id, required.code).expect(200);
+
+    // Email codes are the tenant's rule, not this account's: neither the reseller nor the customer can turn them off.
+    const again = await t.as('operator').post(`${url}/two-factor/reseller-disable`, { operatorId: 'reseller-ann' }).expect(409);
+    expect(again.body).toMatchObject({ error: 'enforced_by_policy', message: expect.stringContaining("tenant's 2FA policy") });
+    expect((await portal().post(`${url}/two-factor/disable`, { confirmation: 'password' }).expect(409)).body.error).toBe('enforced_by_policy');
+    expect((await t.as('operator').get(`${url}/two-factor`).expect(200)).body.status).toBe('Enabled');
   });
 
   it('the event log shows masked addresses only, never an address or a code', async () => {

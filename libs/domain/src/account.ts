@@ -182,7 +182,7 @@ export function decideAccount(command: AccountCommand, state: AccountState, cont
       return [{ type: 'RecoveryCodesRegenerated', data: { recoveryCodeHashes: command.recoveryCodeHashes } }];
 
     case 'DisableTwoFactor':
-      assertEnabled(state);
+      assertEnabled(state, policy);
       return [
         { type: 'TwoFactorDisabled', data: { by: 'customer', passwordConfirmed: true } },
         ...revokeDevices(state, now, 'disabled'),
@@ -190,7 +190,7 @@ export function decideAccount(command: AccountCommand, state: AccountState, cont
       ];
 
     case 'ResellerDisable':
-      assertEnabled(state);
+      assertEnabled(state, policy);
       return [
         {
           type: 'ResellerDisabled',
@@ -490,8 +490,20 @@ function assertNotLocked(state: AccountState, now: Date): void {
   }
 }
 
-function assertEnabled(state: AccountState): void {
-  if (!isEnabled(state)) throw new DomainError('not_enabled', 'Two-factor authentication is not enabled for this account.');
+/**
+ * With a policy passed (the disable commands), an account whose 2FA is the tenant's email-code
+ * requirement rather than its own enrolment gets a conflict that says so: the status view shows
+ * it as Enabled (method email), and only the tenant policy can turn that off.
+ */
+function assertEnabled(state: AccountState, policy?: Policy): void {
+  if (isEnabled(state)) return;
+  if (policy?.emailOtpRequired) {
+    throw new DomainError(
+      'enforced_by_policy',
+      "Email codes are required by this tenant's 2FA policy and cannot be disabled for one account; an admin can change the policy.",
+    );
+  }
+  throw new DomainError('not_enabled', 'Two-factor authentication is not enabled for this account.');
 }
 
 function assertRecoveryCodes(hashes: string[]): void {

@@ -6,6 +6,7 @@ export type DomainErrorCode =
   | 'challenge_not_found'
   | 'account_locked'
   | 'not_enabled'
+  | 'enforced_by_policy'
   | 'setup_not_started'
   | 'not_locked'
   | 'resend_not_available'

@@ -355,6 +355,16 @@ describe('reseller disable (seed 000: only when enabled, logged in the event log
     const disabled: AccountEvent = { type: 'TwoFactorDisabled', data: { by: 'customer', passwordConfirmed: true } };
     given([...totpEnabled(), disabled]).when({ type: 'ResellerDisable', operatorId: 'op-7' }).thenThrows('not_enabled');
   });
+
+  it("where the tenant requires email codes, an account without TOTP cannot be disabled alone: enforced_by_policy", () => {
+    const emailRequired = { policy: { emailOtpRequired: true } };
+    given([]).when({ type: 'ResellerDisable', operatorId: 'op-7' }, emailRequired).thenThrows('enforced_by_policy');
+    given([]).when({ type: 'DisableTwoFactor', passwordConfirmed: true }, emailRequired).thenThrows('enforced_by_policy');
+    // With TOTP on, the disable turns TOTP off; the tenant's email codes then apply.
+    given(totpEnabled())
+      .when({ type: 'ResellerDisable', operatorId: 'op-7' }, emailRequired)
+      .thenState((state) => expect(challengeRequirement(state, { ...DEFAULT_POLICY, emailOtpRequired: true }, T0)).toMatchObject({ required: true, method: 'email' }));
+  });
 });
 
 describe('password reset (both seeds: 2FA stays and is required on the next login)', () => {

@@ -11,6 +11,7 @@ export const STATUS_OF: Record<DomainErrorCode, number> = {
   challenge_not_found: 404,
   account_locked: 423,
   not_enabled: 409,
+  enforced_by_policy: 409,
   setup_not_started: 409,
   not_locked: 409,
   resend_not_available: 409,

@@ -37,7 +37,7 @@ export class ResellerDisableController {
   @Post('two-factor/reseller-disable')
   @HttpCode(200)
   @Roles('operator', 'admin')
-  @ApiOperation({ summary: "Reseller disables a customer's 2FA (only when enabled; 409 not_enabled otherwise)" })
+  @ApiOperation({ summary: "Reseller disables a customer's 2FA (only when enabled: 409 not_enabled, or enforced_by_policy where the tenant requires email codes)" })
   @ApiBody({ schema: jsonSchema(ResellerDisableBody) })
   disable(@Param() account: AccountRef, @CurrentPrincipal() principal: Principal, @Body(new ZodBody(ResellerDisableBody)) body: z.infer<typeof ResellerDisableBody>) {
     return this.commands.execute(new ResellerDisableCommand({ tenantId: account.tenantId, userId: account.userId }, principal, body.operatorId, body.reason));
