@@ -15,6 +15,7 @@ import { cli, tempDir, withDb } from './support';
  *   store-1/dave   TOTP on, locked after three wrong codes
  *   store-2/carol  setup started, never confirmed
  *   store-1        policy changed by an admin
+ *   store-2        requires email codes from the end (carol, without TOTP, then has email 2FA by policy)
  */
 describe('auditor CLI on a log written over HTTP', () => {
   const dataDir = tempDir();
@@ -45,7 +46,7 @@ describe('auditor CLI on a log written over HTTP', () => {
     return { secret: setup.body.secret as string, recoveryCodes: confirmed.body.recoveryCodes as string[] };
   };
   const liveStatus = async (tenantId: string, userId: string): Promise<StatusView> =>
-    presentStatus((await t.runtime.readModels.status(tenantId, userId))!, t.clock.now());
+    presentStatus((await t.runtime.readModels.status(tenantId, userId))!, t.clock.now(), await t.runtime.policies.get(tenantId));
   const at = ['--data-dir', dataDir];
   const exportLines = async (dir: string, ...args: string[]): Promise<ExportLine[]> => {
     const run = await cli(['export', '--data-dir', dir, ...args]);
@@ -90,6 +91,7 @@ describe('auditor CLI on a log written over HTTP', () => {
     // The time the command was decided, as recorded (the clock moves on in real time too).
     const aliceEvents = await t.runtime.eventStore.readStream(accountStream('store-1', 'alice'));
     disabledAt = new Date(aliceEvents.find((e) => e.type === 'ResellerDisabled')!.metadata.at);
+    await t.as('admin').put('/v1/tenants/store-2/policy', { emailOtpRequired: true }).expect(200);
 
     head = await t.runtime.eventStore.headPosition();
     expect(await t.workers.projector.caughtUp(head, 5000)).toBe(true);
@@ -128,6 +130,17 @@ describe('auditor CLI on a log written over HTTP', () => {
         expect(JSON.parse(run.out)).toEqual(await liveStatus(tenantId, userId));
       }
       expect((await liveStatus('store-1', 'dave')).lockedUntil).toEqual(expect.any(String));
+    });
+
+    it("status-at applies the tenant's policy as it stood at the cut, as the api does", async () => {
+      const http = (await t.as('portal2').get(`${accountUrl('store-2', 'carol')}/two-factor`).expect(200)).body;
+      expect(http).toMatchObject({ status: 'Enabled', method: 'email', setupPending: true });
+      const latest = await cli(['status-at', '--account', 'store-2/carol', '--position', String(head), '--json', ...at]);
+      const { revision: _revision, ...presented } = JSON.parse(latest.out) as StatusView;
+      expect(presented).toEqual(http);
+      // Before the policy change, carol's unconfirmed setup was no 2FA at all.
+      const earlier = await cli(['status-at', '--account', 'store-2/carol', '--position', String(headBeforeDisable), '--json', ...at]);
+      expect(JSON.parse(earlier.out)).toMatchObject({ status: 'Disabled', method: null, setupPending: true });
     });
 
     it('status-at before the reseller disable shows Enabled with 9 recovery codes and a reset recommended', async () => {
@@ -172,8 +185,8 @@ describe('auditor CLI on a log written over HTTP', () => {
       expect(rows[1]).toMatch(/^store-1\/alice +Disabled +- +0 +no +-$/);
       expect(rows[2]).toMatch(/^store-1\/bob +Enabled +totp +10 +no +-$/);
       expect(rows[3]).toMatch(/^store-1\/dave +Enabled +totp +10 +no +\d{4}-\d\d-\d\dT.*Z$/);
-      expect(rows[4]).toMatch(/^store-2\/carol +Disabled \(setup pending\) +- +0 +no +-$/);
-      expect(table.out).toContain(`4 accounts (2 Enabled, 2 Disabled) from ${head} events in SQLite`);
+      expect(rows[4]).toMatch(/^store-2\/carol +Enabled +email +0 +no +-$/);
+      expect(table.out).toContain(`4 accounts (3 Enabled, 1 Disabled) from ${head} events in SQLite`);
       expect(table.err).toMatch(new RegExp(`^replayed ${head} events in \\d+\\.\\d\\d s \\(\\d+ events/s\\)\\n$`));
 
       const json = await cli(['replay', '--json', ...at]);
@@ -208,7 +221,7 @@ describe('auditor CLI on a log written over HTTP', () => {
       expect(disable).toMatchObject({ at: disabledAt.toISOString(), actor: { kind: 'operator', id: 'reseller-ann' }, data: { operatorId: 'reseller-ann', reason: 'lost phone' } });
 
       const store2 = await exportLines(dataDir, '--tenant', 'store-2');
-      expect(new Set(store2.map((line) => line.stream))).toEqual(new Set([accountStream('store-2', 'carol')]));
+      expect(new Set(store2.map((line) => line.stream))).toEqual(new Set([accountStream('store-2', 'carol'), policyStream('store-2')]));
       const store1 = await exportLines(dataDir, '--tenant', 'store-1');
       expect(store1.some((line) => line.stream === policyStream('store-1'))).toBe(true);
       expect(store1.length + store2.length).toBe(all.length);
@@ -229,7 +242,7 @@ describe('auditor CLI on a log written over HTTP', () => {
       const target = path.join(work, 'reimported');
       const imported = await cli(['import', '--in', file, '--data-dir', target]);
       expect(imported.code).toBe(0);
-      expect(imported.out).toMatch(new RegExp(`^imported ${head} events in 5 streams into SQLite .*; every hash matches the export\\n$`));
+      expect(imported.out).toMatch(new RegExp(`^imported ${head} events in 6 streams into SQLite .*; every hash matches the export\\n$`));
 
       const strip = (lines: ExportLine[]) => lines.map(({ recordedAt: _recordedAt, position: _position, ...rest }) => rest);
       const original = await exportLines(dataDir);

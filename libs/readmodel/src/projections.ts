@@ -1,4 +1,4 @@
-import { parseStream, type AccountEvent } from '@twostep/domain';
+import { evolvePolicy, initialPolicy, parseStream, POLICY_CATEGORY, type AccountEvent, type Policy, type PolicyEvent } from '@twostep/domain';
 import type { StoredEvent } from '@twostep/eventstore';
 import { describeEvent } from './describe';
 import type { EventLogEntry, StatusView } from './views';
@@ -103,12 +103,30 @@ export function toLogEntry(stored: StoredEvent): EventLogEntry {
   };
 }
 
-/** Views computed on read: a lock whose time has passed no longer shows. */
-export function presentStatus(view: StatusView, now: Date): StatusView {
+/**
+ * The status a caller sees, computed on read from the stored view, the moment and the tenant's
+ * policy: a lock whose time has passed no longer shows, nor do expired trusted devices, and an
+ * account without TOTP in a tenant that requires email codes has email 2FA (policy, not enrolment).
+ * The api, `status-at` and `replay` all present through here, so they agree.
+ */
+export function presentStatus(view: StatusView, now: Date, policy: Pick<Policy, 'emailOtpRequired'>): StatusView {
   const lockActive = view.lockedUntil !== null && Date.parse(view.lockedUntil) > now.getTime();
+  const byPolicy = view.status === 'Disabled' && policy.emailOtpRequired;
   return {
     ...view,
+    ...(byPolicy ? { status: 'Enabled' as const, method: 'email' as const } : {}),
     lockedUntil: lockActive ? view.lockedUntil : null,
     trustedDevices: view.trustedDevices.filter((device) => Date.parse(device.expiresAt) > now.getTime()),
   };
+}
+
+/** A tenant's policy folded from its policy stream's events (defaults when there are none). */
+export function foldPolicy(events: readonly StoredEvent[]): Policy {
+  return events.reduce(
+    (policy, stored) =>
+      stored.type === 'PolicyUpdated' && stored.stream.startsWith(`${POLICY_CATEGORY}-`)
+        ? evolvePolicy(policy, { type: stored.type, data: stored.data } as PolicyEvent)
+        : policy,
+    initialPolicy(),
+  );
 }

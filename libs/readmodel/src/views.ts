@@ -3,7 +3,8 @@ export interface StatusView {
   tenantId: string;
   userId: string;
   status: 'Enabled' | 'Disabled';
-  method: 'totp' | null;
+  /** Stored views record only 'totp'; 'email' is presented on read where the tenant policy requires email codes. */
+  method: 'totp' | 'email' | null;
   setupPending: boolean;
   recoveryCodesRemaining: number;
   resetRecommended: boolean;

@@ -1,6 +1,7 @@
 import { Projector } from '@twostep/app';
 import type { EventStore, StoredEvent } from '@twostep/eventstore';
-import { presentStatus, projectStatus, STATUS_PROJECTION, type StatusView } from '@twostep/readmodel';
+import { parseStream, type Policy } from '@twostep/domain';
+import { foldPolicy, presentStatus, projectStatus, STATUS_PROJECTION, type StatusView } from '@twostep/readmodel';
 import { formatTable, Progress, yesNo, type Output } from '../io';
 import { eventPages, openEventStore, openReadModels, type StoreOptions } from '../store';
 
@@ -27,9 +28,12 @@ async function printStatuses(options: ReplayOptions, out: Output, err: Output): 
     const head = await opened.eventStore.headPosition();
     const progress = new Progress(err, 'replayed', head);
     const views = new Map<string, StatusView>();
+    const policyEvents = new Map<string, StoredEvent[]>();
     let count = 0;
     for await (const page of eventPages(opened.eventStore)) {
       for (const event of page) {
+        const parsed = parseStream(event.stream);
+        if (parsed.kind === 'policy') policyEvents.set(parsed.tenantId, [...(policyEvents.get(parsed.tenantId) ?? []), event]);
         const view = projectStatus(views.get(event.stream) ?? null, event);
         if (view) views.set(event.stream, view);
       }
@@ -38,8 +42,9 @@ async function printStatuses(options: ReplayOptions, out: Output, err: Output): 
     }
     progress.finish();
     const now = options.now ?? new Date();
+    const policyOf = (tenantId: string): Policy => foldPolicy(policyEvents.get(tenantId) ?? []);
     const statuses = [...views.values()]
-      .map((view) => presentStatus(view, now))
+      .map((view) => presentStatus(view, now, policyOf(view.tenantId)))
       .sort((a, b) => a.tenantId.localeCompare(b.tenantId) || a.userId.localeCompare(b.userId));
     if (options.json) {
       for (const status of statuses) out.write(`${JSON.stringify(status)}\n`);

@@ -1,6 +1,6 @@
-import { accountStream } from '@twostep/domain';
+import { accountStream, policyStream } from '@twostep/domain';
 import type { StoredEvent } from '@twostep/eventstore';
-import { emptyStatus, presentStatus, projectStatus, type StatusView } from '@twostep/readmodel';
+import { emptyStatus, foldPolicy, presentStatus, projectStatus, type StatusView } from '@twostep/readmodel';
 import { CliError, parseAccountRef, UsageError, yesNo, type Output } from '../io';
 import { openEventStore, type StoreOptions } from '../store';
 
@@ -30,11 +30,14 @@ export async function statusAt(options: StatusAtOptions, out: Output): Promise<n
   try {
     const events = await opened.eventStore.readStream(accountStream(tenantId, userId));
     if (events.length === 0) throw new CliError(`no events for account ${tenantId}/${userId} in ${opened.description}`);
-    const included = events.filter((e) => (cut.kind === 'time' ? Date.parse(e.metadata.at) <= cut.at.getTime() : e.position <= cut.position));
+    const before = (e: StoredEvent) => (cut.kind === 'time' ? Date.parse(e.metadata.at) <= cut.at.getTime() : e.position <= cut.position);
+    const included = events.filter(before);
     const view = included.reduce<StatusView>((current, e) => projectStatus(current, e) ?? current, emptyStatus(tenantId, userId));
     const last: StoredEvent | undefined = included[included.length - 1];
     const asOf = cut.kind === 'time' ? cut.at : last ? new Date(last.metadata.at) : new Date(0);
-    const status = presentStatus(view, asOf);
+    // The tenant's policy as it stood at the same cut (email codes required or not).
+    const policy = foldPolicy((await opened.eventStore.readStream(policyStream(tenantId))).filter(before));
+    const status = presentStatus(view, asOf, policy);
     if (options.json) {
       out.write(`${JSON.stringify(status)}\n`);
       return 0;

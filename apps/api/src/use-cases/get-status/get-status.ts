@@ -19,11 +19,9 @@ export class GetStatusController {
   @ApiOperation({ summary: "An account's 2FA status (resellers see Enabled/Disabled and the lock only)" })
   async status(@Param() { tenantId, userId }: AccountRef, @CurrentPrincipal() principal: Principal) {
     const store = await this.readModels.fresh();
-    const view = presentStatus((await store.status(tenantId, userId)) ?? emptyStatus(tenantId, userId), this.runtime.clock.now());
-    // Email codes are a tenant policy rather than an enrolment: without TOTP they apply when required.
     const policy = await this.runtime.policies.get(tenantId);
-    const { revision: _revision, ...rest } = view;
-    const status = rest.status === 'Disabled' && policy.emailOtpRequired ? { ...rest, status: 'Enabled' as const, method: 'email' as const } : rest;
+    const view = presentStatus((await store.status(tenantId, userId)) ?? emptyStatus(tenantId, userId), this.runtime.clock.now(), policy);
+    const { revision: _revision, ...status } = view;
     if (principal.role === 'operator') {
       return { tenantId, userId, status: status.status, lockedUntil: status.lockedUntil };
     }
