@@ -29,7 +29,6 @@ let lib: EsdbLib | undefined;
  * and the embedded (SQLite) processes should not pay ~0.3 s start-up for a driver they never use.
  */
 function esdb(): EsdbLib {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (lib ??= require('@eventstore/db-client') as EsdbLib);
 }
 
