@@ -18,9 +18,21 @@ describe('configuration is validated at start-up', () => {
     ['SMTP_URL', 'localhost:25'],
     ['TWOSTEP_MODE', 'cluster'],
     ['LOG_LEVEL', 'loud'],
+    ['TWOSTEP_BODY_LIMIT', 'abc'],
+    ['TWOSTEP_BODY_LIMIT', '16 kilobytes'],
+    ['TWOSTEP_BODY_LIMIT', '512b'],
+    ['TWOSTEP_BODY_LIMIT', '2mb'],
   ])('a bad %s (%s) stops start-up with a message naming it', (name, value) => {
     expect(() => parseEnv({ [name]: value })).toThrow(ConfigError);
     expect(() => parseEnv({ [name]: value })).toThrow(name);
+  });
+
+  it('TWOSTEP_BODY_LIMIT takes a size between 1kb and 1mb, 16kb by default', () => {
+    expect(parseEnv({}).TWOSTEP_BODY_LIMIT).toBe('16kb');
+    expect(parseEnv({ TWOSTEP_BODY_LIMIT: '' }).TWOSTEP_BODY_LIMIT).toBe('16kb');
+    expect(parseEnv({ TWOSTEP_BODY_LIMIT: '64KB' }).TWOSTEP_BODY_LIMIT).toBe('64KB');
+    expect(parseEnv({ TWOSTEP_BODY_LIMIT: '1mb' }).TWOSTEP_BODY_LIMIT).toBe('1mb');
+    expect(parseEnv({ TWOSTEP_BODY_LIMIT: '1024b' }).TWOSTEP_BODY_LIMIT).toBe('1024b');
   });
 
   it('splits KAFKA_BROKERS', () => {

@@ -21,6 +21,12 @@ const optionalUrl = (protocols: string[]) =>
       message: `must start with ${protocols.join(' or ')}`,
     });
 
+const UNIT_BYTES: Record<string, number> = { b: 1, kb: 1024, mb: 1024 * 1024 };
+const bodyLimitBytes = (limit: string): number => {
+  const match = /^(\d+)(b|kb|mb)$/i.exec(limit);
+  return match ? Number(match[1]) * UNIT_BYTES[match[2]!.toLowerCase()]! : Number.NaN;
+};
+
 /** An empty variable (`X=` in an env file) means unset. */
 const blankIsUnset = (value: unknown) => (value === '' ? undefined : value);
 const optionalString = z.preprocess(blankIsUnset, z.string().optional());
@@ -37,7 +43,15 @@ const envSchema = z.object({
   TWOSTEP_ISSUER: z.string().min(1).max(64).default('twostep'),
   TWOSTEP_MAIL_FROM: z.string().min(3).default('twostep <no-reply@twostep.local>'),
   TWOSTEP_MODE: z.enum(['embedded', 'api']).default('embedded'),
-  TWOSTEP_BODY_LIMIT: z.string().default('16kb'),
+  /** Largest accepted JSON body, as body-parser reads it (`16kb`); bounded so a typo cannot open the door wide. */
+  TWOSTEP_BODY_LIMIT: z.preprocess(
+    blankIsUnset,
+    z
+      .string()
+      .regex(/^\d{1,7}(b|kb|mb)$/i, 'a size such as 16kb (a whole number with b, kb or mb)')
+      .refine((limit) => bodyLimitBytes(limit) >= 1024 && bodyLimitBytes(limit) <= 1024 * 1024, 'between 1kb and 1mb')
+      .default('16kb'),
+  ),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SMTP_URL: optionalUrl(['smtp://', 'smtps://']),
   ESDB_URL: optionalUrl(['esdb://', 'esdb+discover://', 'kurrentdb://']),
