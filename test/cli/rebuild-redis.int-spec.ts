@@ -53,6 +53,28 @@ describe('twostep replay --rebuild into Redis', () => {
     ]);
   });
 
+  it("waits for a running projector's lease, gives up without touching the views, and gives its own lease back", async () => {
+    const env = { REDIS_URL, REDIS_KEY_PREFIX: prefix };
+    const lease = `${prefix}:kv:lease:projector`;
+    await redis.set(`${prefix}:rm:status:store-1|ghost`, JSON.stringify({ tenantId: 'store-1', userId: 'ghost', revision: 0 }));
+    await redis.sadd(`${prefix}:rm:accounts`, 'store-1|ghost');
+    await redis.set(lease, 'projector-on-another-host', 'EX', 30);
+
+    const blocked = await cli(['rebuild-projections', '--wait', '1', '--data-dir', dataDir], env);
+    expect(blocked.code).toBe(1);
+    expect(blocked.err).toContain('a projector is running (lease lease:projector held by projector-on-another-host); waiting up to 1 s');
+    expect(blocked.err).toContain('a projector is still running (it holds lease:projector in Redis');
+    expect(await redis.get(`${prefix}:rm:status:store-1|ghost`)).not.toBeNull(); // nothing was reset
+    expect(await redis.get(lease)).toBe('projector-on-another-host');
+
+    await redis.del(lease);
+    const run = await cli(['rebuild-projections', '--wait', '1', '--data-dir', dataDir], env);
+    expect(run.code).toBe(0);
+    expect(await redis.get(`${prefix}:rm:status:store-1|ghost`)).toBeNull();
+    expect(await redis.exists(lease)).toBe(0);
+    expect((await cli(['rebuild-projections', '--wait', 'soon', '--data-dir', dataDir], env)).err).toContain("--wait must be a whole number of seconds (0-9999); got 'soon'");
+  });
+
   it('fails clearly when Redis cannot be reached, or the prefix is invalid', async () => {
     const down = await cli(['replay', '--rebuild', '--data-dir', dataDir], { REDIS_URL: 'redis://:secret@127.0.0.1:1' });
     expect(down.code).toBe(1);

@@ -42,13 +42,25 @@ const COMMON_HELP = [
 const str = (values: Values, name: string): string | undefined => values[name] as string | undefined;
 const store = (values: Values, io: CliIo) => ({ dataDir: str(values, 'data-dir'), env: io.env });
 
+function waitSeconds(values: Values): number | undefined {
+  const wait = str(values, 'wait');
+  if (wait === undefined) return undefined;
+  if (!/^\d{1,4}$/.test(wait)) throw new UsageError(`--wait must be a whole number of seconds (0-9999); got '${wait}'`);
+  return Number(wait) * 1000;
+}
+
 const rebuildCommand: Command = {
   summary: 'reset and rebuild the read models (same as replay --rebuild)',
-  usage: 'twostep rebuild-projections [--data-dir DIR]',
-  options: {},
-  help: [],
-  notes: ['Read models go to the rm_ tables of <data dir>/twostep.db (also when ESDB_URL is set).'],
-  run: (values, io) => replay({ ...store(values, io), rebuild: true }, io.out, io.err),
+  usage: 'twostep rebuild-projections [--wait SECONDS] [--data-dir DIR]',
+  options: { wait: { type: 'string' } },
+  help: ['--wait SECONDS      how long to wait for a running projector to stop (default 30)'],
+  notes: [
+    'Read models go where the api reads them: Redis under REDIS_KEY_PREFIX when REDIS_URL is set,',
+    'else the rm_ tables of <data dir>/twostep.db (also when ESDB_URL is set).',
+    'A running projector process (it holds a lease) makes the rebuild wait, then give up;',
+    "the embedded api's in-process projector does not: views are idempotent by revision.",
+  ],
+  run: (values, io) => replay({ ...store(values, io), rebuild: true, waitMs: waitSeconds(values) }, io.out, io.err),
 };
 
 const COMMANDS: Record<string, Command> = {
@@ -82,14 +94,16 @@ const COMMANDS: Record<string, Command> = {
   },
   replay: {
     summary: "fold the whole log and print every account's 2FA status",
-    usage: 'twostep replay [--rebuild] [--json] [--data-dir DIR]',
-    options: { rebuild: { type: 'boolean' }, json: { type: 'boolean' } },
+    usage: 'twostep replay [--rebuild [--wait SECONDS]] [--json] [--data-dir DIR]',
+    options: { rebuild: { type: 'boolean' }, json: { type: 'boolean' }, wait: { type: 'string' } },
     help: [
-      '--rebuild           reset and rebuild the read models instead of printing',
+      '--rebuild           reset and rebuild the read models instead of printing (as rebuild-projections)',
+      '--wait SECONDS      with --rebuild: how long to wait for a running projector to stop (default 30)',
       '--json              one status view (JSON) per line instead of the table',
     ],
     notes: ['Progress goes to standard error: a bar on a terminal, else one summary line.'],
-    run: (values, io) => replay({ ...store(values, io), rebuild: values.rebuild === true, json: values.json === true }, io.out, io.err),
+    run: (values, io) =>
+      replay({ ...store(values, io), rebuild: values.rebuild === true, json: values.json === true, waitMs: waitSeconds(values) }, io.out, io.err),
   },
   'rebuild-projections': rebuildCommand,
   verify: {

@@ -5,7 +5,16 @@ import { ConfigError, parseEnv, type Env } from '@twostep/config';
 import { parseKeyRing, SecretBox } from '@twostep/crypto';
 import { STREAM_PREFIXES } from '@twostep/domain';
 import { EsdbEventStore, SqliteEventStore, type EventStore, type StoredEvent } from '@twostep/eventstore';
-import { connectRedis, redactRedisUrl, RedisReadModelStore, SqliteReadModelStore, type KeyValueStore, type ReadModelStore } from '@twostep/readmodel';
+import {
+  connectRedis,
+  redactRedisUrl,
+  RedisKeyValueStore,
+  RedisReadModelStore,
+  SqliteKeyValueStore,
+  SqliteReadModelStore,
+  type KeyValueStore,
+  type ReadModelStore,
+} from '@twostep/readmodel';
 import { CliError } from './io';
 
 /** Options every command takes. */
@@ -125,6 +134,8 @@ export async function openEventStore(options: StoreOptions, mode: OpenMode): Pro
 
 export interface OpenedReadModels {
   readModels: ReadModelStore;
+  /** Where the projector keeps its lease, next to the views it writes. */
+  kv: KeyValueStore;
   description: string;
   close(): Promise<void>;
 }
@@ -147,6 +158,7 @@ export async function openReadModels(opened: OpenedStore): Promise<OpenedReadMod
     const readModels = new RedisReadModelStore(redis, prefix ? { prefix } : {});
     return {
       readModels,
+      kv: new RedisKeyValueStore(redis, prefix ? { prefix } : {}),
       description: `Redis ${redactRedisUrl(redisUrl)}${prefix ? ` (prefix ${prefix})` : ''}`,
       close: async () => {
         await readModels.close();
@@ -155,7 +167,7 @@ export async function openReadModels(opened: OpenedStore): Promise<OpenedReadMod
     };
   }
   if (opened.db) {
-    return { readModels: new SqliteReadModelStore(opened.db), description: opened.description, close: async () => undefined };
+    return { readModels: new SqliteReadModelStore(opened.db), kv: new SqliteKeyValueStore(opened.db), description: opened.description, close: async () => undefined };
   }
   const file = sqliteFile(opened.env);
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -163,7 +175,7 @@ export async function openReadModels(opened: OpenedStore): Promise<OpenedReadMod
   db.pragma('busy_timeout = 5000');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  return { readModels: new SqliteReadModelStore(db), description: `SQLite ${file}`, close: async () => void db.close() };
+  return { readModels: new SqliteReadModelStore(db), kv: new SqliteKeyValueStore(db), description: `SQLite ${file}`, close: async () => void db.close() };
 }
 
 /** Every event in global order, a page at a time. */

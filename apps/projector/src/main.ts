@@ -1,18 +1,16 @@
 import 'reflect-metadata';
 import type { Logger } from 'pino';
-import { Projector } from '@twostep/app';
+import { Lease, Projector, PROJECTOR_LEASE } from '@twostep/app';
 import { waitForKafka, KafkaEventPublisher } from '@twostep/bus';
 import { ConfigError, parseEnv, type Env } from '@twostep/config';
 import type { StoredEvent } from '@twostep/eventstore';
 import { STATUS_PROJECTION } from '@twostep/readmodel';
 import { serveHealth, workerSettings, type HealthServer } from '../../api/src/distributed';
 import { createLogger } from '../../api/src/http/logger';
-import { Lease } from './lease';
 import { runRebuild } from './rebuild';
 import { KafkaRelay } from './relay';
 import { openProjectorStores } from './stores';
 
-export const PROJECTOR_LEASE = 'lease:projector';
 const USAGE = 'usage: node dist/apps/projector/src/main.js [run | rebuild]   (npm run start:projector [-- rebuild])';
 
 /**

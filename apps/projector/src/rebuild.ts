@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
-import { Projector } from '@twostep/app';
+import { Lease, Projector } from '@twostep/app';
 import type { Env } from '@twostep/config';
 import { STATUS_PROJECTION } from '@twostep/readmodel';
-import { Lease } from './lease';
 import { openProjectorStores } from './stores';
 
 /**

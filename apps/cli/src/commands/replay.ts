@@ -1,8 +1,8 @@
-import { Projector } from '@twostep/app';
+import { Lease, Projector, PROJECTOR_LEASE } from '@twostep/app';
 import type { EventStore, StoredEvent } from '@twostep/eventstore';
 import { parseStream, type Policy } from '@twostep/domain';
 import { foldPolicy, presentStatus, projectStatus, STATUS_PROJECTION, type StatusView } from '@twostep/readmodel';
-import { formatTable, Progress, yesNo, type Output } from '../io';
+import { CliError, formatTable, Progress, yesNo, type Output } from '../io';
 import { eventPages, openEventStore, openReadModels, type StoreOptions } from '../store';
 
 export interface ReplayOptions extends StoreOptions {
@@ -12,6 +12,8 @@ export interface ReplayOptions extends StoreOptions {
   json?: boolean;
   /** Locks and trusted devices are shown as of this time; default now. */
   now?: Date;
+  /** With `rebuild`: how long to wait for a running projector to let go of its lease. */
+  waitMs?: number;
 }
 
 /**
@@ -77,7 +79,18 @@ async function rebuild(options: ReplayOptions, out: Output, err: Output): Promis
   const opened = await openEventStore(options, 'write');
   try {
     const target = await openReadModels(opened);
+    // A projector process holds this lease while it writes the views and relays to Kafka: a
+    // rebuild under it would race with it. The embedded api's in-process projector takes no
+    // lease; it converges with a rebuild because views apply each stream revision once.
+    const lease = new Lease(target.kv, PROJECTOR_LEASE, 30);
     try {
+      const waitMs = options.waitMs ?? 30_000;
+      const acquired = await lease.acquire({
+        timeoutMs: waitMs,
+        onWait: (holder) => err.write(`a projector is running (lease ${PROJECTOR_LEASE} held by ${holder ?? 'unknown'}); waiting up to ${Math.round(waitMs / 1000)} s for it to stop\n`),
+      });
+      if (!acquired) throw new CliError(`a projector is still running (it holds ${PROJECTOR_LEASE} in ${target.description}); stop it, then rebuild again`);
+      lease.keepAlive((why) => err.write(`rebuild lost the projector lease: ${why}\n`));
       const head = await opened.eventStore.headPosition();
       const progress = new Progress(err, 'applied', head);
       let lastPosition = 0;
@@ -92,6 +105,7 @@ async function rebuild(options: ReplayOptions, out: Output, err: Output): Promis
       out.write(`rebuilt read models (${STATUS_PROJECTION}) in ${target.description} from ${applied} events${source}; checkpoint ${checkpoint}\n`);
       return 0;
     } finally {
+      await lease.release().catch(() => undefined);
       await target.close();
     }
   } finally {

@@ -12,6 +12,9 @@ import type { KeyValueStore } from '@twostep/readmodel';
  * consumer of the relay dedupes by event id, so an overlap during a network split delays or
  * repeats work but never corrupts it.
  */
+/** The key the projector (and any rebuild of its views) holds while it writes them. */
+export const PROJECTOR_LEASE = 'lease:projector';
+
 export class Lease {
   readonly holder = `${process.pid}-${randomUUID()}`;
   private timer: NodeJS.Timeout | null = null;
