@@ -19,8 +19,14 @@ export interface KafkaEventConsumerOptions {
   logger?: BusLogger;
 }
 
-/** A handler may take this long between heartbeats before the broker gives its partitions away. */
-const SESSION_TIMEOUT_MS = 60_000;
+/**
+ * How long the broker waits for a silent member before giving its partitions away. Heartbeats
+ * go on while a handler runs and through retry backoff, so this only has to cover a dead
+ * process: a killed mailer's partitions (and the codes in them) move on within ~15 s.
+ */
+const SESSION_TIMEOUT_MS = 15_000;
+/** How long a rebalance waits for members to rejoin. */
+const REBALANCE_TIMEOUT_MS = 30_000;
 const HEARTBEAT_INTERVAL_MS = 3_000;
 /** Longest a fetch waits for new messages; bounds how long stop() can take when idle. */
 const MAX_WAIT_TIME_MS = 1_000;
@@ -63,7 +69,7 @@ export class KafkaEventConsumer implements EventConsumer {
     const consumer = this.kafka.consumer({
       groupId,
       sessionTimeout: SESSION_TIMEOUT_MS,
-      rebalanceTimeout: SESSION_TIMEOUT_MS,
+      rebalanceTimeout: REBALANCE_TIMEOUT_MS,
       heartbeatInterval: HEARTBEAT_INTERVAL_MS,
       maxWaitTimeInMs: MAX_WAIT_TIME_MS,
       allowAutoTopicCreation: false,
