@@ -1,8 +1,9 @@
+import { createHash, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import { accountStream } from '@twostep/domain';
-import { computeEventHash } from '@twostep/eventstore';
+import { computeEventHash, SqliteEventStore } from '@twostep/eventstore';
 import { verify } from '../../apps/cli/src/commands/verify';
-import { Captured, cli, copyDataDir, seedLog, tempDir, withDb } from './support';
+import { Captured, cli, copyDataDir, dbFile, seedLog, tempDir, withDb } from './support';
 
 /** `twostep verify` against tampering done directly on the SQLite file, as an insider with sqlite3 would. */
 describe('twostep verify', () => {
@@ -38,7 +39,8 @@ describe('twostep verify', () => {
   it('passes an untouched log, with counts', async () => {
     const run = await cli(['verify', '--data-dir', clean]);
     expect(run.code).toBe(0);
-    expect(run.out).toMatch(/^OK: 9 events in 3 streams \(2 accounts, 1 other\) in SQLite .*twostep\.db; every hash chain is intact \(head position 9\)\n$/);
+    expect(run.out).toMatch(/^OK: 9 events in 3 streams \(2 accounts, 1 other\) in SQLite .*twostep\.db; every hash chain is intact \(head position 9\)\n/);
+    expect(run.out).toMatch(/\nanchor 9:[0-9a-f]{64} {2}\(keep it outside twostep; verify --anchor checks it later\)\n$/);
     // Not a terminal: one summary line on stderr, no bar.
     expect(run.err).toMatch(/^read 9 events in \d+\.\d\d s \(\d+ events\/s\)\n$/);
   });
@@ -152,6 +154,72 @@ describe('twostep verify', () => {
     ]);
     // The renumbered rest no longer matches its hashes.
     expect(rows.filter((row) => row[3] === 'changed').map((row) => row[2])).toEqual(['3', '4', '5']);
+  });
+
+  describe('anchors (the log digest kept outside twostep)', () => {
+    let anchor = '';
+    beforeAll(async () => {
+      anchor = /^anchor (\S+) {2}/m.exec((await cli(['verify', '--data-dir', clean])).out)![1]!;
+    });
+
+    it('the digest is the documented rolling sha256 over the stored hashes, computable from an export', async () => {
+      const lines = (await cli(['export', '--data-dir', clean])).out.trim().split('\n').map((line) => JSON.parse(line) as { hash: string });
+      let digest = '0'.repeat(64);
+      for (const line of lines) digest = createHash('sha256').update(`${digest}\n${line.hash}`).digest('hex');
+      expect(anchor).toBe(`9:${digest}`);
+    });
+
+    it('an anchor holds on the untouched log, and still holds after the log grew', async () => {
+      const same = await cli(['verify', '--anchor', anchor, '--data-dir', clean]);
+      expect(same.code).toBe(0);
+      expect(same.out).toContain(`anchor ${anchor} holds: the log still begins with exactly those 9 events\n`);
+      const grown = tampered(() => undefined);
+      const store = SqliteEventStore.open(dbFile(grown));
+      const metadata = { at: '2026-11-23T10:00:00.000Z', actor: { kind: 'customer' as const }, schemaVersion: 1 };
+      await store.append(accountStream('store-1', 'zoe'), [{ eventId: randomUUID(), type: 'PasswordResetRecorded', data: {}, metadata }], 'no_stream');
+      await store.close();
+      const later = await cli(['verify', '--anchor', anchor, '--data-dir', grown]);
+      expect(later.code).toBe(0);
+      expect(later.out).toMatch(/^OK: 10 events/);
+      expect(later.out).toMatch(/\nanchor 10:[0-9a-f]{64} {2}/);
+      expect(later.out).toContain(`anchor ${anchor} holds`);
+    });
+
+    it('catches events cut off the end of the log, which the chains alone cannot see', async () => {
+      const dir = tampered((db) => db.prepare('DELETE FROM es_events WHERE position = (SELECT MAX(position) FROM es_events)').run());
+      expect((await cli(['verify', '--data-dir', dir])).code).toBe(0); // a shorter log with valid chains
+      const run = await cli(['verify', '--anchor', anchor, '--data-dir', dir]);
+      expect(run.code).toBe(1);
+      expect(run.out).toMatch(/^FAILED: 1 problem in 8 events/);
+      expect(run.out).toContain(`anchor ${anchor} FAILED: the log holds 8 events, the anchor covers 9: events were removed (cut off the end of the log)\n`);
+    });
+
+    it('catches a rewrite re-hashed through the rest of its stream, which the chains alone cannot see', async () => {
+      const dir = tampered((db) =>
+        db.transaction(() => {
+          type Row = { position: number; event_id: string; stream: string; revision: number; type: string; data: string; metadata: string; prev_hash: string | null };
+          const rows = db.prepare('SELECT * FROM es_events WHERE stream = ? AND revision >= 4 ORDER BY revision').all(alice) as Row[];
+          let prevHash = rows[0]!.prev_hash;
+          for (const row of rows) {
+            const data = JSON.parse(row.data) as Record<string, unknown>;
+            if (row.revision === 4) data.operatorId = 'somebody-else';
+            const hash = computeEventHash(prevHash, { stream: row.stream, revision: row.revision, eventId: row.event_id, type: row.type, data, metadata: JSON.parse(row.metadata) });
+            db.prepare('UPDATE es_events SET data = ?, hash = ?, prev_hash = ? WHERE position = ?').run(JSON.stringify(data), hash, prevHash, row.position);
+            prevHash = hash;
+          }
+        })(),
+      );
+      expect((await cli(['verify', '--data-dir', dir])).code).toBe(0); // consistent chains: the forgery passes alone
+      const run = await cli(['verify', '--anchor', anchor, '--data-dir', dir]);
+      expect(run.code).toBe(1);
+      expect(run.out).toContain(`anchor ${anchor} FAILED: the first 9 events (up to position 9) are not the anchored ones: an event was changed, removed, inserted or re-hashed since\n`);
+    });
+
+    it('refuses a malformed anchor as a usage error', async () => {
+      const run = await cli(['verify', '--anchor', '9:not-a-digest', '--data-dir', clean]);
+      expect(run.code).toBe(2);
+      expect(run.err).toContain("--anchor must be N:DIGEST as verify prints it (a count, a colon, 64 hex digits); got '9:not-a-digest'");
+    });
   });
 
   it('fails in one line, credentials masked, when EventStoreDB (ESDB_URL) cannot be reached', async () => {

@@ -7,6 +7,7 @@ import { reencryptSecrets } from './commands/reencrypt-secrets';
 import { replay } from './commands/replay';
 import { statusAt } from './commands/status-at';
 import { verify } from './commands/verify';
+import { parseAnchor, type LogAnchor } from '@twostep/eventstore';
 import { CliError, UsageError, type Output } from './io';
 
 /** Only argv parsing and dispatch live here; each command is a function in commands/. */
@@ -18,7 +19,7 @@ export interface CliIo {
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | boolean | string[] | undefined>;
 
 interface Command {
   summary: string;
@@ -41,6 +42,14 @@ const COMMON_HELP = [
 
 const str = (values: Values, name: string): string | undefined => values[name] as string | undefined;
 const store = (values: Values, io: CliIo) => ({ dataDir: str(values, 'data-dir'), env: io.env });
+
+function anchorsOf(values: Values): LogAnchor[] {
+  return ((values.anchor as string[] | undefined) ?? []).map((text) => {
+    const anchor = parseAnchor(text);
+    if (!anchor) throw new UsageError(`--anchor must be N:DIGEST as verify prints it (a count, a colon, 64 hex digits); got '${text}'`);
+    return anchor;
+  });
+}
 
 function waitSeconds(values: Values): number | undefined {
   const wait = str(values, 'wait');
@@ -107,16 +116,17 @@ const COMMANDS: Record<string, Command> = {
   },
   'rebuild-projections': rebuildCommand,
   verify: {
-    summary: 'recompute every stream hash chain; exit 1 on any problem',
-    usage: 'twostep verify [--data-dir DIR]',
-    options: {},
-    help: [],
+    summary: 'recompute every stream hash chain, check anchors; exit 1 on any problem',
+    usage: 'twostep verify [--anchor N:DIGEST ...] [--data-dir DIR]',
+    options: { anchor: { type: 'string', multiple: true } },
+    help: ['--anchor N:DIGEST   an anchor printed by an earlier verify: the log must still begin with those N events'],
     notes: [
       'Each problem is printed with its position, stream, revision and kind:',
       'changed, removed, reordered or inserted.',
-      'Not detectable: events cut off the end of a stream, or a rewrite that re-hashes the rest of the stream.',
+      'The chains alone cannot see events cut off the end of a stream, or a rewrite that re-hashes',
+      'the rest of a stream; an anchor kept outside twostep from an earlier run catches both.',
     ],
-    run: (values, io) => verify(store(values, io), io.out, io.err),
+    run: (values, io) => verify({ ...store(values, io), anchors: anchorsOf(values) }, io.out, io.err),
   },
   'status-at': {
     summary: "an account's 2FA status as of a time or a global position",

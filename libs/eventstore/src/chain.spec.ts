@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, chainEvents, computeEventHash, verifyChain } from './chain';
+import { canonicalJson, chainEvents, computeEventHash, EMPTY_LOG_DIGEST, extendLogDigest, formatAnchor, parseAnchor, verifyChain } from './chain';
 import type { NewEvent, StoredEvent } from './event-store';
 
 const event = (type: string, data: Record<string, unknown> = {}): NewEvent => ({
@@ -125,5 +125,21 @@ describe('verifyChain', () => {
     const [forged] = chainEvents('A', { revision: 0, hash: a0.hash }, [event('Forged')]);
     events.push({ ...forged!, position: 7, recordedAt: a0.recordedAt });
     expect(verifyChain(events)).toEqual([expect.objectContaining({ kind: 'inserted', stream: 'A', revision: 1, position: 7 })]);
+  });
+});
+
+describe('log digest and anchors', () => {
+  it('rolls sha256 over the stored hashes from 64 zeros, so order and content both count', () => {
+    const [a, b] = ['a'.repeat(64), 'b'.repeat(64)];
+    const ab = extendLogDigest(extendLogDigest(EMPTY_LOG_DIGEST, a), b);
+    expect(ab).toBe(createHash('sha256').update(`${createHash('sha256').update(`${'0'.repeat(64)}\n${a}`).digest('hex')}\n${b}`).digest('hex'));
+    expect(extendLogDigest(extendLogDigest(EMPTY_LOG_DIGEST, b), a)).not.toBe(ab);
+  });
+
+  it('parses anchors as verify prints them and nothing else', () => {
+    const digest = 'ab'.repeat(32);
+    expect(parseAnchor(formatAnchor({ count: 184, digest }))).toEqual({ count: 184, digest });
+    expect(parseAnchor(` 0:${digest.toUpperCase()} `)).toEqual({ count: 0, digest });
+    for (const bad of ['', '184', `184:${digest.slice(1)}`, `-1:${digest}`, `x:${digest}`, `184:${digest}0`]) expect(parseAnchor(bad)).toBeNull();
   });
 });

@@ -8,8 +8,9 @@ import type { NewEvent, StoredEvent } from './event-store';
  * What it does and does not prove: the hash is unkeyed, so someone with write access to the
  * store who also knows this algorithm can rewrite an event and re-hash everything after it in
  * its stream. The chain catches naive edits (SQL UPDATE/DELETE, a restored old backup, a bad
- * migration); catching a determined insider needs the stream heads anchored somewhere else.
- * Likewise, removing the LAST events of a stream leaves a shorter but valid chain.
+ * migration); catching a determined insider needs the log anchored somewhere else: that is
+ * what the log digest below is for. Likewise, removing the LAST events of a stream leaves a
+ * shorter but valid chain, which only an anchor taken earlier reveals.
  */
 
 export type HashedFields = Pick<StoredEvent, 'stream' | 'revision' | 'eventId' | 'type' | 'data' | 'metadata'>;
@@ -159,4 +160,32 @@ export function verifyChain(events: StoredEvent[]): ChainProblem[] {
     }
   }
   return problems.sort((a, b) => a.position - b.position);
+}
+
+/**
+ * Log digest: one value that stands for the first N events of the whole log, in global order.
+ * `d0` is 64 zeros and `d(i) = sha256(d(i-1) + '\n' + hash(i))` over the events' stored hashes,
+ * so anyone can compute it from `export` or `GET /v1/events`. An auditor keeps an anchor
+ * (`N:digest`) outside twostep; later, `verify --anchor` proves the log still begins with exactly
+ * those N events. That catches what the per-stream chains cannot: events cut off the end, and a
+ * rewrite re-hashed to look consistent.
+ */
+export const EMPTY_LOG_DIGEST = '0'.repeat(64);
+
+export function extendLogDigest(digest: string, eventHash: string): string {
+  return createHash('sha256').update(`${digest}\n${eventHash}`, 'utf8').digest('hex');
+}
+
+export interface LogAnchor {
+  /** How many events, from the start of the log in global order. */
+  count: number;
+  digest: string;
+}
+
+export const formatAnchor = (anchor: LogAnchor): string => `${anchor.count}:${anchor.digest}`;
+
+/** `N:64-hex-digest`, as `verify` prints it; null when the text is not an anchor. */
+export function parseAnchor(text: string): LogAnchor | null {
+  const match = /^(\d{1,15}):([0-9a-f]{64})$/.exec(text.trim().toLowerCase());
+  return match ? { count: Number(match[1]), digest: match[2]! } : null;
 }
