@@ -367,7 +367,7 @@ describe('email-code 2FA on a store that requires it', () => {
 
     const log = await t.as('operator').get(`${user('max')}/event-log`).expect(200);
     const whats = (log.body.entries as { what: string }[]).map((e) => e.what);
-    expect(whats).toContain('Password reset recorded; 2FA required at next login');
+    expect(whats).toContain('Password reset recorded; the next login asks for 2FA where it is on');
   });
 
   it('after a reseller disables the account\'s authenticator app, a remembered device no longer counts', async () => {

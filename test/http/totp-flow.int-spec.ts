@@ -111,6 +111,9 @@ describe('authenticator app 2FA over HTTP', () => {
     expect(entry).toMatchObject({ what: '2FA disabled by reseller reseller-ann (reason: lost phone)', actor: { kind: 'operator', id: 'reseller-ann' } });
     const challenge = await t.as('portal').post(`${url}/challenges`, {}).expect(200);
     expect(challenge.body).toEqual({ required: false, reason: 'not_enrolled' });
+    // With no second step left, a password reset says so rather than promising 2FA.
+    const reset = await t.as('portal').post(`${url}/password-reset`, {}).expect(200);
+    expect(reset.body).toEqual({ recorded: true, twoFactorRequiredAtNextLogin: false });
   });
 
   it('re-enabling starts from scratch with a new secret', async () => {

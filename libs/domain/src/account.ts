@@ -316,6 +316,7 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
         lastTotpStep: event.data.confirmedStep,
         recoveryCodeHashes: [...event.data.recoveryCodeHashes],
         resetRecommended: false,
+        failedAttempts: 0, // confirming proved a fresh code, as a passed challenge does
       };
     case 'RecoveryCodesRegenerated':
       return { ...state, recoveryCodeHashes: [...event.data.recoveryCodeHashes], resetRecommended: false };
@@ -323,6 +324,8 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
     case 'ResellerDisabled':
       return {
         ...state,
+        // Failed attempts were against the factor that is now gone; a lock in place still runs out.
+        failedAttempts: 0,
         totp: null,
         pendingTotp: null,
         lastTotpStep: -1,

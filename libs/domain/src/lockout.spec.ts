@@ -107,6 +107,20 @@ describe('failed attempts (seed 003: "Invalid authentication code, X attempts le
     ];
     given(history).when(verify('ch-2', 9), { now: minutes(6) }).then([attemptFailed('ch-2', 1)]);
   });
+
+  it('disabling (by the customer or a reseller) and enabling again start the count afresh: the old factor is gone', () => {
+    const failedTwice = [...totpEnabled(), totpChallenge('ch-1'), attemptFailed('ch-1', 1, { method: 'totp' }), attemptFailed('ch-1', 2, { method: 'totp' })];
+    for (const disabled of [
+      { type: 'TwoFactorDisabled', data: { by: 'customer', passwordConfirmed: true } },
+      { type: 'ResellerDisabled', data: { operatorId: 'op-7' } },
+    ] as AccountEvent[]) {
+      given([...failedTwice, disabled]).when({ type: 'RecordPasswordReset' }).thenState({ failedAttempts: 0 });
+      // Enabled again, the first wrong code leaves 2 attempts, not 0.
+      given([...failedTwice, disabled, ...totpEnabled({ step: STEP + 100 }), totpChallenge('ch-2')])
+        .when({ type: 'VerifyChallenge', challengeId: 'ch-2', matchedStep: null, codeHash: 'x' })
+        .then([attemptFailed('ch-2', 1, { method: 'totp' })]);
+    }
+  });
 });
 
 describe('temporary lockout (seed 003: no login attempt while locked; an admin may unlock early)', () => {

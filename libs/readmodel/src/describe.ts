@@ -59,7 +59,7 @@ export function describeEvent(event: StoredEvent): string {
     case 'TrustedDevicesRevoked':
       return `${e.data.count} trusted device(s) revoked (${e.data.reason.replace('_', ' ')})`;
     case 'PasswordResetRecorded':
-      return 'Password reset recorded; 2FA required at next login';
+      return 'Password reset recorded; the next login asks for 2FA where it is on';
     case 'SecurityNotificationQueued':
       return `Security notification "${NOTIFICATION_TEXT[e.data.kind] ?? e.data.kind}" sent to ${e.data.maskedRecipient}`;
     case 'TotpSecretReencrypted':

@@ -1,11 +1,14 @@
-import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Runtime } from '@twostep/app';
+import { challengeRequirement } from '@twostep/domain';
 import { AccountRunner, type AccountRef } from '../../accounts/account-runner';
 import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
 import { emptyBody, ZodBody } from '../../http/validation';
+import { RUNTIME } from '../../tokens';
 
 export class RecordPasswordResetCommand {
   constructor(readonly account: AccountRef, readonly principal: Principal) {}
@@ -13,11 +16,16 @@ export class RecordPasswordResetCommand {
 
 @CommandHandler(RecordPasswordResetCommand)
 export class RecordPasswordResetHandler implements ICommandHandler<RecordPasswordResetCommand> {
-  constructor(private readonly accounts: AccountRunner) {}
+  constructor(
+    private readonly accounts: AccountRunner,
+    @Inject(RUNTIME) private readonly runtime: Runtime,
+  ) {}
 
   async execute({ account, principal }: RecordPasswordResetCommand) {
-    await this.accounts.run(account, actorOf(principal), () => ({ type: 'RecordPasswordReset' }));
-    return { recorded: true, twoFactorRequiredAtNextLogin: true };
+    const result = await this.accounts.run(account, actorOf(principal), () => ({ type: 'RecordPasswordReset' }));
+    // Trusted devices are gone: the next login asks for the second step if the account has one.
+    const policy = await this.runtime.policies.get(account.tenantId);
+    return { recorded: true, twoFactorRequiredAtNextLogin: challengeRequirement(result.state, policy, result.now).required };
   }
 }
 
