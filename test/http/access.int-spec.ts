@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { normalizeRecoveryCode, totpCodeAt } from '@twostep/crypto';
 import { accountUrl, KEYS, startTestApp, type TestApp } from '../support/harness';
 import { bare, call, enableTotp, expectRefused, head, midStep, walkAllEvents, wrongTotpCode, type Method, type Role } from '../support/edge-helpers';
@@ -254,6 +255,23 @@ describe('access control over HTTP', () => {
       }
       await refuse('auditor2', { method: 'get', url: `${alice}/events` }, 403, 'forbidden_tenant');
       await refuse('auditor2', { method: 'get', url: `${alice}/event-log` }, 403, 'forbidden_tenant');
+    });
+
+    it('get a log anchor over HTTP that anyone can recompute from the events, as the CLI verifies it', async () => {
+      const everything = (await t.as('auditor').get('/v1/events?limit=1000').expect(200)).body.events as { position: number; hash: string; metadata: { at: string } }[];
+      const digestOf = (events: { hash: string }[]) => events.reduce((d, e) => createHash('sha256').update(`${d}\n${e.hash}`).digest('hex'), '0'.repeat(64));
+      const all = (await t.as('auditor').get('/v1/events/anchor').expect(200)).body;
+      const last = everything[everything.length - 1]!;
+      expect(all).toEqual({ anchor: `${everything.length}:${digestOf(everything)}`, count: everything.length, digest: digestOf(everything), position: last.position, at: last.metadata.at });
+      const three = (await t.as('admin').get('/v1/events/anchor?count=3').expect(200)).body;
+      expect(three).toMatchObject({ anchor: `3:${digestOf(everything.slice(0, 3))}`, position: everything[2]!.position });
+      expect((await t.as('auditor').get('/v1/events/anchor?count=0').expect(200)).body).toMatchObject({ anchor: `0:${'0'.repeat(64)}`, position: 0, at: null });
+
+      const beyond = await t.as('auditor').get(`/v1/events/anchor?count=${everything.length + 1}`).expect(409);
+      expect(beyond.body).toMatchObject({ error: 'log_shorter_than_anchor', count: everything.length });
+      await refuse('auditor2', { method: 'get', url: '/v1/events/anchor' }, 403, 'forbidden_tenant');
+      await refuse('portal', { method: 'get', url: '/v1/events/anchor' }, 403, 'forbidden_role');
+      expect((await t.as('auditor').get('/v1/events/anchor?count=many').expect(400)).body.error).toBe('validation_failed');
     });
 
     it('`after` continues strictly after the given position', async () => {

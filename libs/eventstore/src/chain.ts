@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { NewEvent, StoredEvent } from './event-store';
+import type { EventStore, NewEvent, StoredEvent } from './event-store';
 
 /**
  * Tamper-evident hash chain. Every adapter computes it on append with the same pure function,
@@ -188,4 +188,29 @@ export const formatAnchor = (anchor: LogAnchor): string => `${anchor.count}:${an
 export function parseAnchor(text: string): LogAnchor | null {
   const match = /^(\d{1,15}):([0-9a-f]{64})$/.exec(text.trim().toLowerCase());
   return match ? { count: Number(match[1]), digest: match[2]! } : null;
+}
+
+/**
+ * The anchor of the first `count` events of a store (all of them when `count` is omitted), read
+ * a page at a time. Null when the store holds fewer than `count` events.
+ */
+export async function anchorOf(store: Pick<EventStore, 'readAll'>, count?: number): Promise<{ anchor: LogAnchor; last: StoredEvent | null } | null> {
+  let digest = EMPTY_LOG_DIGEST;
+  let seen = 0;
+  let last: StoredEvent | null = null;
+  let after = 0;
+  for (;;) {
+    const limit = count === undefined ? 1000 : Math.min(1000, count - seen);
+    if (limit === 0) break;
+    const page = await store.readAll({ after, limit });
+    for (const event of page) digest = extendLogDigest(digest, event.hash);
+    seen += page.length;
+    if (page.length > 0) {
+      last = page[page.length - 1]!;
+      after = last.position;
+    }
+    if (page.length < limit) break;
+  }
+  if (count !== undefined && seen < count) return null;
+  return { anchor: { count: seen, digest }, last };
 }

@@ -1,5 +1,6 @@
 export * from './event-store';
 export {
+  anchorOf,
   canonicalJson,
   computeEventHash,
   EMPTY_LOG_DIGEST,

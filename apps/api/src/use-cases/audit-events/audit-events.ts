@@ -3,8 +3,9 @@ import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod/v4';
 import type { Runtime } from '@twostep/app';
 import { parseStream } from '@twostep/domain';
-import type { StoredEvent } from '@twostep/eventstore';
+import { anchorOf, formatAnchor, type StoredEvent } from '@twostep/eventstore';
 import { Roles, type AuthedRequest } from '../../http/auth.guard';
+import { ApiError } from '../../http/errors';
 import { canReachTenant, type Principal } from '../../http/principal';
 import { ZodBody } from '../../http/validation';
 import { RUNTIME } from '../../tokens';
@@ -15,6 +16,8 @@ const AllEventsQuery = z
     limit: z.coerce.number().int().min(1).max(1000).default(100),
   })
   .strict();
+
+const AnchorQuery = z.object({ count: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }).strict();
 
 @ApiTags('auditors')
 @Controller('v1/events')
@@ -28,6 +31,25 @@ export class AuditEventsController {
   @ApiQuery({ name: 'limit', required: false })
   async all(@Query(new ZodBody(AllEventsQuery)) query: z.infer<typeof AllEventsQuery>, @Req() request: AuthedRequest) {
     return readVisiblePage(this.runtime, request.principal, query.after, query.limit);
+  }
+
+  @Get('anchor')
+  @Roles('auditor', 'admin')
+  @ApiOperation({
+    summary: 'The log anchor N:digest (rolling sha256 over event hashes) of the first `count` events, or of all; keep it outside twostep',
+  })
+  @ApiQuery({ name: 'count', required: false, description: 'anchor the first N events (default: every event so far)' })
+  async anchor(@Query(new ZodBody(AnchorQuery)) query: z.infer<typeof AnchorQuery>, @Req() request: AuthedRequest) {
+    if (!request.principal.tenants.includes('*')) {
+      throw new ApiError(403, 'forbidden_tenant', "An anchor covers every tenant's events: it needs a key for all tenants (*).");
+    }
+    const result = await anchorOf(this.runtime.eventStore, query.count);
+    if (!result) {
+      const head = await anchorOf(this.runtime.eventStore);
+      throw new ApiError(409, 'log_shorter_than_anchor', `The log holds ${head!.anchor.count} events, fewer than ${query.count}.`, { count: head!.anchor.count });
+    }
+    const { anchor, last } = result;
+    return { anchor: formatAnchor(anchor), count: anchor.count, digest: anchor.digest, position: last?.position ?? 0, at: last?.metadata.at ?? null };
   }
 }
 
