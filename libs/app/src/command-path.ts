@@ -107,9 +107,14 @@ export class CommandPath {
   }
 
   private async writeSnapshot<S>(stream: string, snapshot: Snapshot<S>): Promise<void> {
-    await this.snapshots.set(`snapshot:${stream}`, JSON.stringify(snapshot));
+    await this.snapshots.set(`snapshot:${stream}`, JSON.stringify(snapshot), SNAPSHOT_TTL_SECONDS);
   }
 }
 
-/** Bump when the shape of a decision state changes: old snapshots are then ignored. */
-const SNAPSHOT_VERSION = 1;
+/**
+ * Bump when the shape of a decision state changes, or what evolve makes of an event: old
+ * snapshots are then ignored. 2: disable and enable reset the failed-attempt counter.
+ */
+const SNAPSHOT_VERSION = 2;
+/** Snapshots are a cache: an idle account's expires (its state is folded from events again). */
+const SNAPSHOT_TTL_SECONDS = 30 * 24 * 3600;
