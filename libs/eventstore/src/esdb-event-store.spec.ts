@@ -1,6 +1,6 @@
 import { verifyChain } from './chain';
 import { CHAIN_METADATA_KEY, EsdbEventStore } from './esdb-event-store';
-import type { StoredEvent } from './event-store';
+import { WrongExpectedRevisionError, type StoredEvent } from './event-store';
 import { CONTRACT_STREAM_PREFIX, eventStoreContract, newEvent, newStream, waitFor } from './testing/event-store.contract';
 import { FakeEsdbClient } from './testing/fake-esdb-client';
 
@@ -87,6 +87,31 @@ describe('EsdbEventStore (fake client)', () => {
     logged.mockRestore();
     await sub.stop();
     expect(client.liveSubscriptions).toBe(0);
+  });
+
+  it('treats an append that reports success:false (throwOnAppendFailure=false) as the conflict it is', async () => {
+    const stream = newStream();
+    await store.append(stream, [newEvent('A')], 'no_stream');
+    const real = client.appendToStream.bind(client);
+    client.appendToStream = async () => ({ success: false, nextExpectedRevision: 1n, position: undefined }) as never;
+    const refused = await store.append(stream, [newEvent('B')], 0).catch((error: unknown) => error);
+    client.appendToStream = real;
+    expect(refused).toBeInstanceOf(WrongExpectedRevisionError);
+    expect(refused).toMatchObject({ stream, expected: 0, actual: 0 });
+    expect(await store.readStream(stream)).toHaveLength(1);
+  });
+
+  it('refuses event ids that are not UUIDs (EventStoreDB requires them) before writing', async () => {
+    const stream = newStream();
+    await expect(store.append(stream, [{ ...newEvent('A'), eventId: 'evt-1' }], 'no_stream')).rejects.toThrow("EventStoreDB needs UUID event ids, got 'evt-1'");
+    expect(await store.readStream(stream)).toEqual([]);
+  });
+
+  it('accepts the kurrentdb:// schemes the configuration allows (the 6.x client parses only esdb://)', async () => {
+    for (const url of ['kurrentdb://127.0.0.1:1?tls=false', 'kurrentdb+discover://127.0.0.1:1?tls=false', 'esdb://127.0.0.1:1?tls=false']) {
+      const connected = EsdbEventStore.connect(url, options); // parses now, connects on first use
+      await connected.close();
+    }
   });
 
   it('disposes a client it owns on close', async () => {

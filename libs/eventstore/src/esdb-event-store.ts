@@ -70,7 +70,9 @@ export class EsdbEventStore implements EventStore {
 
   /** e.g. esdb://localhost:2113?tls=false. The store owns the client: close() disposes it. */
   static connect(connectionString: string, options: EsdbEventStoreOptions): EsdbEventStore {
-    return new EsdbEventStore(esdb().EventStoreDBClient.connectionString(connectionString), options, true);
+    // The client (6.x) parses only esdb:// and esdb+discover://; KurrentDB's scheme means the same.
+    const esdbScheme = connectionString.replace(/^kurrentdb(\+discover)?:\/\//i, (_, discover: string | undefined) => `esdb${discover ?? ''}://`);
+    return new EsdbEventStore(esdb().EventStoreDBClient.connectionString(esdbScheme), options, true);
   }
 
   constructor(
@@ -90,6 +92,7 @@ export class EsdbEventStore implements EventStore {
     if (!this.matches(stream)) throw new Error(`EsdbEventStore: stream ${stream} does not start with any of ${this.prefixes.join(', ')}`);
     for (const e of events) {
       if (CHAIN_METADATA_KEY in e.metadata) throw new Error(`append to ${stream}: metadata key ${CHAIN_METADATA_KEY} is reserved`);
+      if (!UUID.test(e.eventId)) throw new TypeError(`append to ${stream}: EventStoreDB needs UUID event ids, got '${e.eventId}'`);
     }
     const { NO_STREAM, WrongExpectedVersionError } = esdb();
     const maxAttempts = expected === 'any' ? (this.options.maxAnyRetries ?? 10) + 1 : 1;
@@ -115,14 +118,19 @@ export class EsdbEventStore implements EventStore {
           ),
           { expectedRevision },
         );
+        // A connection string with throwOnAppendFailure=false reports a conflict here instead of throwing.
+        if (!result.success) throw Object.assign(new Error(`append to ${stream} was refused`), { type: 'wrong-expected-version' });
         const position = result.position ? this.portPosition(result.position) : (await this.tail(stream))!.position;
         return { nextRevision: Number(result.nextExpectedRevision), position };
       } catch (error) {
-        if (!(error instanceof WrongExpectedVersionError)) throw error;
+        if (!isClientError(error, WrongExpectedVersionError, 'wrong-expected-version')) throw error;
         // 'any' never conflicts from the caller's view: re-chain onto the new tail and try again.
         if (attempt < maxAttempts) continue;
-        const current = error.actualVersion;
-        throw new WrongExpectedRevisionError(stream, expected, typeof current === 'bigint' ? Number(current) : 'no_stream');
+        const current = (error as { actualVersion?: unknown }).actualVersion;
+        if (typeof current === 'bigint') throw new WrongExpectedRevisionError(stream, expected, Number(current));
+        if (current === 'no_stream') throw new WrongExpectedRevisionError(stream, expected, 'no_stream');
+        const now = await this.tail(stream);
+        throw new WrongExpectedRevisionError(stream, expected, now ? now.revision : 'no_stream');
       }
     }
   }
@@ -136,7 +144,7 @@ export class EsdbEventStore implements EventStore {
         if (resolved.event) out.push(this.toStored(resolved.event, this.portPosition(positionOf(resolved))));
       }
     } catch (error) {
-      if (error instanceof esdb().StreamNotFoundError) return [];
+      if (isClientError(error, esdb().StreamNotFoundError, 'stream-not-found')) return [];
       throw error;
     }
     return out;
@@ -255,14 +263,16 @@ export class EsdbEventStore implements EventStore {
   private async tail(stream: string): Promise<{ revision: number; hash: string; position: number } | null> {
     const { BACKWARDS, END, StreamNotFoundError } = esdb();
     try {
-      for await (const resolved of drain(this.client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1 }))) {
+      // From the leader: a lagging follower's tail would turn a correct expected revision into a false conflict.
+      const read = this.client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1, requiresLeader: true });
+      for await (const resolved of drain(read)) {
         if (!resolved.event) continue;
         const stored = this.toStored(resolved.event, this.portPosition(positionOf(resolved)));
         return { revision: stored.revision, hash: stored.hash, position: stored.position };
       }
       return null;
     } catch (error) {
-      if (error instanceof StreamNotFoundError) return null;
+      if (isClientError(error, StreamNotFoundError, 'stream-not-found')) return null;
       throw error;
     }
   }
@@ -273,8 +283,9 @@ export class EsdbEventStore implements EventStore {
 
   private portPosition(position: Position | undefined): number {
     const commit = position?.commit;
-    // Stream reads on servers before 22.6 carry no position (or 2^64-1 as "unknown").
-    if (commit === undefined || commit < 0n || commit > BigInt(Number.MAX_SAFE_INTEGER)) {
+    // Stream reads on servers before 22.6 carry no position (the client reports 0, or 2^64-1 as
+    // "unknown"); a real event's commit position is never 0.
+    if (commit === undefined || commit <= 0n || commit > BigInt(Number.MAX_SAFE_INTEGER)) {
       throw new Error(`EsdbEventStore: no usable commit position (${String(commit)}); EventStoreDB >= 22.6 is required`);
     }
     const n = Number(commit);
@@ -330,8 +341,14 @@ async function* drain<T>(read: StreamingRead<T>): AsyncGenerator<T> {
 }
 
 function positionOf(resolved: ResolvedEvent): Position | undefined {
-  if (resolved.event?.position) return resolved.event.position;
-  return resolved.commitPosition === undefined ? undefined : { commit: resolved.commitPosition, prepare: resolved.commitPosition };
+  return resolved.event?.position;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The client's error class, or (another copy of the client) its `type` tag. */
+function isClientError(error: unknown, type: abstract new (...args: never[]) => unknown, tag: string): boolean {
+  return error instanceof type || (typeof error === 'object' && error !== null && (error as { type?: unknown }).type === tag);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
