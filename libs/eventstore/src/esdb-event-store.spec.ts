@@ -70,6 +70,22 @@ describe('EsdbEventStore (fake client)', () => {
     await expect(store.append(stream, [newEvent('A')], 'any')).rejects.toThrow(/hash chain metadata/);
   });
 
+  it('a subscription stops at a foreign event in its streams and says so, never skipping it', async () => {
+    const ours = newStream();
+    await store.append(ours, [newEvent('A')], 'no_stream');
+    const foreign = newStream();
+    await client.appendToStream(foreign, [{ id: 'f0a1b2c3-0000-4000-8000-00000000000f', contentType: 'application/json', type: 'Foreign', data: {}, metadata: {} }]);
+    await store.append(ours, [newEvent('B')], 0);
+    const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const seen: string[] = [];
+    const sub = store.subscribeAll({}, async (event) => void seen.push(event.type));
+    await waitFor(() => logged.mock.calls.length >= 2);
+    await sub.stop();
+    expect(seen).toEqual(['A']); // B comes after the foreign event: held back, not delivered out of order
+    expect(String(logged.mock.calls[0]![0])).toMatch(/^esdb event store subscription is stuck after position \d+: EsdbEventStore: event .+ has no .+ hash chain metadata; fix or remove that event$/);
+    logged.mockRestore();
+  });
+
   it('resubscribes from the last delivered event after the connection drops', async () => {
     const stream = newStream();
     await store.append(stream, [newEvent('A'), newEvent('B')], 'no_stream');

@@ -222,10 +222,15 @@ export class EsdbEventStore implements EventStore {
             failures = 0;
           }
         } catch (error) {
-          // Connection lost, leader change, a malformed event...: resubscribe from the cursor.
+          // Connection lost, leader change...: resubscribe from the cursor.
           if (stopped) break;
           failures++;
-          console.error(`esdb event store subscription failed after position ${cursor}; resubscribing`, error);
+          if (error instanceof ForeignEventError) {
+            // Skipping it would silently drop an event from every view and email: stop here, loudly, and keep retrying.
+            console.error(`esdb event store subscription is stuck after position ${cursor}: ${error.message}; fix or remove that event`);
+          } else {
+            console.error(`esdb event store subscription failed after position ${cursor}; resubscribing`, error);
+          }
         } finally {
           current = undefined;
           await sub.unsubscribe().catch(() => undefined);
@@ -304,11 +309,11 @@ export class EsdbEventStore implements EventStore {
   private toStored(event: Recorded, position: number): StoredEvent {
     const where = `${event.streamId}@${event.revision}`;
     if (!event.isJson || !isRecord(event.data) || !isRecord(event.metadata)) {
-      throw new Error(`EsdbEventStore: event ${where} was not written by this adapter (JSON data and metadata expected)`);
+      throw new ForeignEventError(`EsdbEventStore: event ${where} was not written by this adapter (JSON data and metadata expected)`);
     }
     const { [CHAIN_METADATA_KEY]: chain, ...metadata } = event.metadata;
     if (!isRecord(chain) || typeof chain.hash !== 'string' || !(chain.prevHash === null || typeof chain.prevHash === 'string')) {
-      throw new Error(`EsdbEventStore: event ${where} has no ${CHAIN_METADATA_KEY} hash chain metadata`);
+      throw new ForeignEventError(`EsdbEventStore: event ${where} has no ${CHAIN_METADATA_KEY} hash chain metadata`);
     }
     return {
       eventId: event.id,
@@ -342,6 +347,11 @@ async function* drain<T>(read: StreamingRead<T>): AsyncGenerator<T> {
 
 function positionOf(resolved: ResolvedEvent): Position | undefined {
   return resolved.event?.position;
+}
+
+/** An event in one of our streams that this adapter did not write: it cannot be read as ours. */
+export class ForeignEventError extends Error {
+  override readonly name = 'ForeignEventError';
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
