@@ -71,8 +71,14 @@ export interface HealthServer {
  * A minimal health endpoint for the worker processes (projector, mailer), for container
  * healthchecks: `GET /health/live` (the process answers) and `GET /health/ready` (`ready()`
  * says it can do its work). 200 when ok, 503 otherwise, JSON either way. No secrets in the report.
+ * With `metrics`, also `GET /metrics` in Prometheus' text format.
  */
-export async function serveHealth(port: number, ready: () => Promise<HealthReport>, host = '0.0.0.0'): Promise<HealthServer> {
+export async function serveHealth(
+  port: number,
+  ready: () => Promise<HealthReport>,
+  host = '0.0.0.0',
+  metrics?: { contentType: string; metrics(): Promise<string> },
+): Promise<HealthServer> {
   const http = await import('node:http');
   const server = http.createServer((request, response) => {
     const reply = (status: number, body: object) => {
@@ -85,6 +91,16 @@ export async function serveHealth(port: number, ready: () => Promise<HealthRepor
       ready().then(
         (report) => reply(report.ok ? 200 : 503, report),
         (error: unknown) => reply(503, { ok: false, error: (error as Error).message }),
+      );
+      return;
+    }
+    if (request.url === '/metrics' && metrics) {
+      metrics.metrics().then(
+        (text) => {
+          response.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
+          response.end(text);
+        },
+        (error: unknown) => reply(500, { error: 'metrics_failed', message: (error as Error).message }),
       );
       return;
     }

@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
 import { CheckpointedConsumer, Projector, type Runtime } from '@twostep/app';
-import { createMailTransport, Mailer, type MailTransport } from '@twostep/mail';
+import { createMailTransport, Mailer, MAIL_EVENT_TYPES, type MailTransport } from '@twostep/mail';
 
 /**
  * Embedded mode runs the projector and the mailer inside the api process, each as a durable
- * subscription to the SQLite event store with its own checkpoint.
+ * subscription to the SQLite event store with its own checkpoint. The mailer reads the log in
+ * pages and decodes only mail events; it moves its checkpoint once per page, and sends a page's
+ * mails one after another (order per account; embedded mode is one process for small loads).
  */
 export class EmbeddedWorkers {
   readonly projector: Projector;
@@ -25,9 +27,15 @@ export class EmbeddedWorkers {
       clock: runtime.clock,
       logger: logger.child({ component: 'mailer' }),
     });
-    this.mailConsumer = new CheckpointedConsumer(runtime.eventStore, runtime.kv, 'mailer', async (event) => {
-      await mailer.handle(event);
-    });
+    this.mailConsumer = new CheckpointedConsumer(
+      runtime.eventStore,
+      runtime.kv,
+      'mailer',
+      async (events) => {
+        for (const event of events) await mailer.handle(event);
+      },
+      { types: MAIL_EVENT_TYPES },
+    );
   }
 
   async start(): Promise<void> {

@@ -3,11 +3,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { systemClock } from '@twostep/app';
 import { KafkaDeadLetterPublisher, KafkaEventConsumer } from '@twostep/bus';
 import { ConfigError, parseEnv, type Env } from '@twostep/config';
 import { Opener } from '@twostep/crypto';
-import { Mailer, SmtpMailTransport, type MailOutcome } from '@twostep/mail';
+import { Mailer, MAIL_EVENT_TYPES, PrometheusMailMetrics, SmtpMailTransport, type MailOutcome } from '@twostep/mail';
 import { SqliteKeyValueStore, type KeyValueStore } from '@twostep/readmodel';
 import { openRedisStores, serveHealth, workerSettings, type HealthServer } from '../../api/src/distributed';
 import { createLogger } from '../../api/src/http/logger';
@@ -15,10 +16,13 @@ import { createLogger } from '../../api/src/http/logger';
 /**
  * The mailer process: a member of the Kafka consumer group KAFKA_MAILER_GROUP_ID
  * (default `twostep-mailer`) on KAFKA_TOPIC. Every CodeIssued / SecurityNotificationQueued event
- * becomes one email over SMTP; everything else is skipped. The consumer commits an offset only
- * after `Mailer.handle` resolved, i.e. after the message was accepted by the SMTP server, found
- * already sent (dedupe mark in Redis), or dead-lettered to KAFKA_DLQ_TOPIC. Scale by starting
- * more mailers: Kafka spreads the partitions over the group.
+ * becomes one email over SMTP; every other event is passed over on its `event-type` header,
+ * unparsed. Batches of all assigned partitions are handled at once, up to MAIL_MAX_IN_FLIGHT
+ * emails in flight over MAIL_SMTP_POOL pooled connections, one account's mails in order. The
+ * consumer commits a batch's offsets only after `Mailer.handle` resolved for each of its mails,
+ * i.e. after the message was accepted by the SMTP server, found already sent (dedupe mark in
+ * Redis), or dead-lettered to KAFKA_DLQ_TOPIC. Scale by starting more mailers (up to the topic's
+ * partition count, KAFKA_TOPIC_PARTITIONS, default 12): Kafka spreads the partitions over the group.
  */
 async function main(): Promise<void> {
   process.umask(0o077);
@@ -42,9 +46,17 @@ async function main(): Promise<void> {
   }
 
   const dedupe = await openDedupeStore(env, logger);
-  const transport = new SmtpMailTransport(env.SMTP_URL!);
+  const transport = new SmtpMailTransport(env.SMTP_URL!, { maxConnections: env.MAIL_SMTP_POOL });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const consumerLag = new Gauge({
+    name: 'twostep_kafka_consumer_lag',
+    help: 'Messages on a partition after the offset this mailer committed last',
+    labelNames: ['topic', 'partition'],
+    registers: [registry],
+  });
   const deadLetters = new KafkaDeadLetterPublisher({ brokers: env.KAFKA_BROKERS!, topic: env.KAFKA_DLQ_TOPIC, clientId: 'twostep-mailer-dlq', logger });
-  const counts: Record<MailOutcome, number> = { sent: 0, duplicate: 0, ignored: 0, dead_lettered: 0 };
+  const counts: Record<MailOutcome, number> = { sent: 0, duplicate: 0, ignored: 0, expired: 0, dead_lettered: 0 };
 
   const mailer = new Mailer({
     transport,
@@ -55,6 +67,7 @@ async function main(): Promise<void> {
     maxAttempts: env.MAIL_MAX_ATTEMPTS,
     clock: systemClock,
     logger,
+    metrics: new PrometheusMailMetrics(registry),
     onDeadLetter: async (event, error) => {
       // Undeliverable payloads are dead-lettered before any send attempt.
       const attempts = error.name === 'UndeliverableError' ? 0 : env.MAIL_MAX_ATTEMPTS;
@@ -72,7 +85,12 @@ async function main(): Promise<void> {
     groupId: settings.mailerGroupId,
     clientId: 'twostep-mailer',
     logger,
-    // A mailer whose consumer is dead must not look alive: exit so the orchestrator restarts it.
+    types: MAIL_EVENT_TYPES,
+    maxInFlight: env.MAIL_MAX_IN_FLIGHT,
+    partitions: env.KAFKA_TOPIC_PARTITIONS,
+    onBatchCommitted: ({ topic, partition, lag }) => consumerLag.set({ topic, partition: String(partition) }, lag),
+    // kafkajs restarts the consumer after any failure; should it ever give up, a mailer that
+    // cannot consume must not look alive: exit so the orchestrator restarts it.
     onFatal: () => process.exit(1),
     // A new group starts at the beginning of the topic: events relayed before the first mailer joined still get mailed.
     fromBeginning: true,
@@ -82,7 +100,7 @@ async function main(): Promise<void> {
   let stopping = false;
   let health: HealthServer | null = null;
   if (settings.healthPort !== undefined) {
-    health = await serveHealth(settings.healthPort, async () => ({ ok: running && !stopping, ...counts }));
+    health = await serveHealth(settings.healthPort, async () => ({ ok: running && !stopping, ...counts }), '0.0.0.0', registry);
   }
 
   const shutdown = async (reason: string, code: number) => {
@@ -120,6 +138,8 @@ async function main(): Promise<void> {
       dedupe: dedupe.adapter,
       smtp: smtpHost(env.SMTP_URL!),
       maxAttempts: env.MAIL_MAX_ATTEMPTS,
+      maxInFlight: env.MAIL_MAX_IN_FLIGHT,
+      smtpPool: env.MAIL_SMTP_POOL,
       healthPort: health?.port ?? null,
     },
     'mailer running',

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import type { Logger } from 'pino';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { Lease, Projector, PROJECTOR_LEASE } from '@twostep/app';
 import { waitForKafka, KafkaEventPublisher } from '@twostep/bus';
 import { ConfigError, parseEnv, type Env } from '@twostep/config';
@@ -40,6 +41,8 @@ async function run(env: Env, healthPort: number | undefined, logger: Logger): Pr
   let stopping = false;
   const failures = new Map<string, number>();
   const stores = await openProjectorStores(env, {
+    // Retries of a failed page at most 1 s apart: a broker that is back is used within a second.
+    maxRetryDelayMs: 1000,
     // Called before each retry of a failed handler: the projection or the relay (Kafka down, Redis down...).
     onHandlerError: (error: unknown, event: StoredEvent, attempt: number) => {
       failures.set(event.eventId, attempt);
@@ -83,6 +86,29 @@ async function run(env: Env, healthPort: number | undefined, logger: Logger): Pr
   process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
   process.once('SIGINT', () => void shutdown('SIGINT', 0));
 
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const relayedEvents = new Counter({ name: 'twostep_relay_events_total', help: 'Events published to Kafka by the relay', registers: [registry] });
+  const relayPublish = new Histogram({
+    name: 'twostep_relay_publish_duration_seconds',
+    help: 'One acknowledged Kafka send of a page of events',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [registry],
+  });
+  const relayBatch = new Histogram({ name: 'twostep_relay_batch_events', help: 'Events per relayed page', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500], registers: [registry] });
+  // Lags are read when scraped: the head of the log minus where each subscriber has got to.
+  new Gauge({
+    name: 'twostep_projector_lag_events',
+    help: 'Events in the log not yet in the read models (projection) or not yet on Kafka (relay)',
+    labelNames: ['subscriber'],
+    registers: [registry],
+    async collect() {
+      const head = await stores.eventStore.headPosition();
+      this.set({ subscriber: 'projection' }, head - (await stores.readModels.checkpoint(STATUS_PROJECTION)));
+      if (relay) this.set({ subscriber: 'relay' }, head - (await relay.checkpoint()));
+    },
+  });
+
   if (healthPort !== undefined) {
     health = await serveHealth(healthPort, async () => {
       const head = await stores.eventStore.headPosition();
@@ -95,7 +121,7 @@ async function run(env: Env, healthPort: number | undefined, logger: Logger): Pr
         projectionLag: head - projected,
         ...(relayed === null ? {} : { relayLag: head - relayed }),
       };
-    });
+    }, '0.0.0.0', registry);
   }
 
   // One active projector: a second replica waits here as a standby.
@@ -111,8 +137,19 @@ async function run(env: Env, healthPort: number | undefined, logger: Logger): Pr
 
   projector = new Projector(stores.eventStore, stores.readModels);
   if (env.KAFKA_BROKERS) {
-    publisher = new KafkaEventPublisher({ brokers: env.KAFKA_BROKERS, topic: env.KAFKA_TOPIC, clientId: 'twostep-projector', logger });
+    publisher = new KafkaEventPublisher({
+      brokers: env.KAFKA_BROKERS,
+      topic: env.KAFKA_TOPIC,
+      clientId: 'twostep-projector',
+      logger,
+      partitions: env.KAFKA_TOPIC_PARTITIONS,
+    });
     relay = new KafkaRelay(stores.eventStore, stores.kv, publisher, env.KAFKA_TOPIC);
+    relay.onPublished = (events, seconds) => {
+      relayedEvents.inc(events.length);
+      relayPublish.observe(seconds);
+      relayBatch.observe(events.length);
+    };
   }
   await projector.start();
   await relay?.start();

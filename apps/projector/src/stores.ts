@@ -6,6 +6,8 @@ import { SqliteEventStore, type EventStore, type SubscriptionOptions } from '@tw
 import { SqliteKeyValueStore, SqliteReadModelStore, type KeyValueStore, type ReadModelStore } from '@twostep/readmodel';
 import { connectEventStore, openRedisStores } from '../../api/src/distributed';
 
+const SQLITE_POLL_MS = 10;
+
 /** What the projector works on. It needs no key material: it never opens, hashes or seals anything. */
 export interface ProjectorStores {
   eventStore: EventStore;
@@ -33,7 +35,11 @@ export async function openProjectorStores(env: Env, subscription: SubscriptionOp
     return db;
   };
 
-  const eventStore: EventStore = env.ESDB_URL ? connectEventStore(env, subscription) : new SqliteEventStore(sqlite(), subscription);
+  // Another process (the api) appends to the SQLite file, so the subscriptions poll: every 10 ms
+  // (an indexed read of nothing when idle) keeps polling out of a code email's latency.
+  const eventStore: EventStore = env.ESDB_URL
+    ? connectEventStore(env, subscription)
+    : new SqliteEventStore(sqlite(), { pollIntervalMs: SQLITE_POLL_MS, ...subscription });
   let stores: { readModels: ReadModelStore; kv: KeyValueStore };
   try {
     stores = env.REDIS_URL

@@ -58,8 +58,11 @@ export class Projector {
 }
 
 /**
- * A durable subscriber with its own checkpoint in the key-value store (the embedded mailer).
- * The handler must be idempotent on the event id: after a crash the last event comes again.
+ * A durable subscriber with its own checkpoint in the key-value store (the embedded mailer, the
+ * Kafka relay). It reads the log in pages: `handle` gets a page's events (only those of `types`
+ * when given, the rest are never decoded), and the checkpoint moves once per page, after
+ * `handle` resolved. `handle` must be idempotent on the event id: after a crash the last page
+ * comes again.
  */
 export class CheckpointedConsumer {
   private subscription: Subscription | null = null;
@@ -68,14 +71,24 @@ export class CheckpointedConsumer {
     private readonly store: EventStore,
     private readonly kv: KeyValueStore,
     private readonly name: string,
-    private readonly handle: (event: StoredEvent) => Promise<void>,
+    private readonly handle: (events: StoredEvent[]) => Promise<void>,
+    private readonly options: { types?: readonly string[]; pageSize?: number } = {},
   ) {}
 
+  get checkpointKey(): string {
+    return `checkpoint:${this.name}`;
+  }
+
+  async checkpoint(): Promise<number> {
+    return Number((await this.kv.get(this.checkpointKey)) ?? 0);
+  }
+
   async start(): Promise<void> {
-    const after = Number((await this.kv.get(`checkpoint:${this.name}`)) ?? 0);
-    this.subscription = this.store.subscribeAll({ after }, async (event) => {
-      await this.handle(event);
-      await this.kv.set(`checkpoint:${this.name}`, String(event.position));
+    const after = await this.checkpoint();
+    const { types, pageSize } = this.options;
+    this.subscription = this.store.subscribeAllPages({ after, types, limit: pageSize }, async (page) => {
+      if (page.events.length > 0) await this.handle(page.events);
+      await this.kv.set(this.checkpointKey, String(page.lastPosition));
     });
   }
 

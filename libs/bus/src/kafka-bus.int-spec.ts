@@ -78,7 +78,7 @@ describe('KafkaEventPublisher', () => {
   beforeEach(() => void logged.splice(0));
   afterEach(() => expect(logged).toEqual([]));
 
-  it('creates the topic with 3 partitions, keys by stream, and sends the event as JSON with event-id and event-type headers', async () => {
+  it('creates the topic with 12 partitions (the default), keys by stream, and sends the event as JSON with event-id and event-type headers', async () => {
     const { topic } = names();
     topicsToDelete.push(topic);
     const publisher = new KafkaEventPublisher({ brokers, topic, logger });
@@ -88,7 +88,7 @@ describe('KafkaEventPublisher', () => {
     await publisher.close();
 
     const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
-    expect(metadata.topics[0]!.partitions).toHaveLength(3);
+    expect(metadata.topics[0]!.partitions).toHaveLength(12);
 
     const raw = await readRaw(topic, events.length);
     expect(raw).toHaveLength(events.length);
@@ -198,6 +198,100 @@ describe('KafkaEventConsumer', () => {
     // At least once; a rebalance while the second member joins may repeat an event, never lose one.
     expect(events.every((e) => (handledBy.get(e.eventId) ?? []).length >= 1)).toBe(true);
     expect(logged.filter((l) => l.level === 'error')).toEqual([]);
+  }, 90_000);
+});
+
+describe('KafkaEventConsumer in batches', () => {
+  beforeEach(() => void logged.splice(0));
+
+  it('hands over only the wanted types (by header, unparsed), and commits the others with them', async () => {
+    const { topic, groupId } = names();
+    topicsToDelete.push(topic);
+    const publisher = new KafkaEventPublisher({ brokers, topic, logger, partitions: 2 });
+    const login = (stream: string, revision: number) => ({ ...busEvent(stream, revision), type: 'ChallengePassed' });
+    const events = [login('TwoFactorAccount-t|a', 0), busEvent('TwoFactorAccount-t|a', 1), login('TwoFactorAccount-t|b', 0), busEvent('TwoFactorAccount-t|b', 1)];
+    await publisher.publish(events);
+    // A message that is not even JSON, behind a type the consumer does not want: it must never be parsed.
+    const raw = new Kafka({ clientId: 'twostep-test-raw', brokers, logLevel: logLevel.NOTHING }).producer();
+    await raw.connect();
+    await raw.send({ topic, messages: [{ key: 'TwoFactorAccount-t|a', value: '{not json', headers: { [HEADER_EVENT_TYPE]: 'AttemptFailed' } }] });
+    await raw.disconnect();
+
+    const handled: string[] = [];
+    const failures: unknown[] = [];
+    const first = new KafkaEventConsumer({ brokers, topic, groupId, ...quiet, types: ['CodeIssued'], onHandlerError: (error) => failures.push(error) });
+    await first.start(async (event) => void handled.push(event.eventId));
+    await waitFor(() => handled.length === 2, 30_000, 'the two CodeIssued events');
+    await first.stop();
+    expect(handled.sort()).toEqual([events[1]!.eventId, events[3]!.eventId].sort());
+    expect(failures).toEqual([]);
+
+    // Everything was committed, the skipped messages too: a new member of the group gets nothing old.
+    const again: string[] = [];
+    const second = new KafkaEventConsumer({ brokers, topic, groupId, ...quiet });
+    await second.start(async (event) => void again.push(event.eventId));
+    const fresh = busEvent('TwoFactorAccount-t|c', 0);
+    await publisher.publish([fresh]);
+    await waitFor(() => again.length >= 1, 30_000, 'the fresh event');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await second.stop();
+    await publisher.close();
+    expect(again).toEqual([fresh.eventId]);
+  }, 90_000);
+
+  it('handles different accounts side by side, each account strictly in order, within maxInFlight', async () => {
+    const { topic, groupId } = names();
+    topicsToDelete.push(topic);
+    const publisher = new KafkaEventPublisher({ brokers, topic, logger, partitions: 1 });
+    const accounts = 8;
+    const perAccount = 5;
+    const events = Array.from({ length: accounts * perAccount }, (_, i) => busEvent(`TwoFactorAccount-t|user-${i % accounts}`, Math.floor(i / accounts)));
+    let running = 0;
+    let peak = 0;
+    const order = new Map<string, number[]>();
+    const consumer = new KafkaEventConsumer({ brokers, topic, groupId, ...quiet, maxInFlight: 4 });
+    // Published before the consumer starts, so they arrive as one batch of one partition.
+    await publisher.publish(events);
+    await consumer.start(async (event) => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((resolve) => setTimeout(resolve, 5 + (event.revision % 2) * 10));
+      order.set(event.stream, [...(order.get(event.stream) ?? []), event.revision]);
+      running--;
+    });
+    await waitFor(() => [...order.values()].reduce((n, revisions) => n + revisions.length, 0) >= events.length, 30_000, 'every event');
+    await consumer.stop();
+    await publisher.close();
+    expect(order.size).toBe(accounts);
+    for (const revisions of order.values()) expect(revisions).toEqual([0, 1, 2, 3, 4]);
+    expect(peak).toBeGreaterThan(1); // accounts in parallel
+    expect(peak).toBeLessThanOrEqual(4); // never more than maxInFlight
+  }, 60_000);
+
+  it('commits a batch only up to the first message whose handler has not succeeded', async () => {
+    const { topic, groupId } = names();
+    topicsToDelete.push(topic);
+    const publisher = new KafkaEventPublisher({ brokers, topic, logger, partitions: 1 });
+    const stuck = busEvent('TwoFactorAccount-t|stuck', 0);
+    const others = Array.from({ length: 4 }, (_, i) => busEvent(`TwoFactorAccount-t|ok-${i}`, 0));
+    await publisher.publish([others[0]!, stuck, ...others.slice(1)]);
+    const handled: string[] = [];
+    const first = new KafkaEventConsumer({ brokers, topic, groupId, ...quiet });
+    await first.start(async (event) => {
+      if (event.eventId === stuck.eventId) throw new Error('smtp down');
+      handled.push(event.eventId);
+    });
+    // The other accounts are not held up by the stuck one...
+    await waitFor(() => handled.length === 4, 30_000, 'the four other events');
+    await first.stop();
+    // ...but the commit stops before it: the next member gets the stuck event and what follows it.
+    const redelivered: string[] = [];
+    const second = new KafkaEventConsumer({ brokers, topic, groupId, ...quiet });
+    await second.start(async (event) => void redelivered.push(event.eventId));
+    await waitFor(() => redelivered.length >= 4, 30_000, 'redelivery from the stuck event on');
+    await second.stop();
+    await publisher.close();
+    expect(redelivered).toEqual([stuck, ...others.slice(1)].map((e) => e.eventId));
   }, 90_000);
 });
 

@@ -18,7 +18,7 @@ class TopicProducer {
 
   private producer(): Promise<Producer> {
     this.ready ??= (async () => {
-      await ensureTopic(this.kafka, this.options.topic);
+      await ensureTopic(this.kafka, this.options.topic, this.options.partitions);
       const producer = this.kafka.producer({
         idempotent: true,
         maxInFlightRequests: 1,
@@ -61,12 +61,15 @@ export interface KafkaEventPublisherOptions {
   topic: string;
   clientId?: string;
   logger?: KafkaClientOptions['logger'];
+  /** Partitions if this publisher creates the topic (default 12). */
+  partitions?: number;
 }
 
 /**
  * Publishes stored events to one topic: message key = stream (order per account), value = the
- * StoredEvent as JSON, headers `event-id` and `event-type`. publish() resolves once the broker
- * acknowledged every event; the producer is idempotent, so its own retries add no duplicates.
+ * StoredEvent as JSON, headers `event-id` and `event-type` (consumers filter on the type before
+ * parsing anything). publish() sends all the given events in one request and resolves once the
+ * broker acknowledged every one; the producer is idempotent, so its own retries add no duplicates.
  */
 export class KafkaEventPublisher implements EventPublisher {
   private readonly producer: TopicProducer;

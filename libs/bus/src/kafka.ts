@@ -2,7 +2,8 @@ import { Kafka, logLevel, type KafkaMessage, type LogEntry, type Message } from 
 import type { StoredEvent } from '@twostep/eventstore';
 import { describeError, stderrLogger, type BusLogger } from './ports';
 
-export const TOPIC_PARTITIONS = 3;
+/** Default partition count of a topic twostep creates: a dozen mailers can share the work. */
+export const TOPIC_PARTITIONS = 12;
 export const TOPIC_REPLICATION = 1;
 
 export const HEADER_EVENT_ID = 'event-id';
@@ -13,7 +14,15 @@ export interface KafkaClientOptions {
   clientId?: string;
   /** Where kafkajs' warnings and errors go (pino-compatible); default one JSON line each on stderr. */
   logger?: BusLogger;
+  /** Partitions of a topic this client creates (default TOPIC_PARTITIONS). An existing topic is used as it is. */
+  partitions?: number;
 }
+
+/**
+ * Retries of every request: quick, and capped at 1 s apart, so a client finds a restarted broker
+ * within about a second instead of backing off to 30 s (kafkajs' default cap).
+ */
+export const CLIENT_RETRY = { initialRetryTime: 100, maxRetryTime: 1000, retries: 8 } as const;
 
 /** A kafkajs client that only reports warnings and errors, through our logger. */
 export function createKafka(options: KafkaClientOptions): Kafka {
@@ -23,7 +32,7 @@ export function createKafka(options: KafkaClientOptions): Kafka {
     clientId: options.clientId ?? 'twostep',
     brokers: options.brokers,
     connectionTimeout: 3000,
-    retry: { initialRetryTime: 100, retries: 8 },
+    retry: CLIENT_RETRY,
     logLevel: logLevel.WARN,
     logCreator:
       () =>
@@ -42,15 +51,19 @@ export function createKafka(options: KafkaClientOptions): Kafka {
   });
 }
 
-/** Creates the topic (3 partitions, replication 1) unless it exists; waits for its partition leaders. */
-export async function ensureTopic(kafka: Kafka, topic: string): Promise<void> {
+/**
+ * Creates the topic (`partitions`, default 12, replication 1) unless it exists; waits for its
+ * partition leaders. An existing topic keeps its partitions: adding some later moves accounts to
+ * other partitions, which is an operator's decision (kafka-topics --alter), not a start-up's.
+ */
+export async function ensureTopic(kafka: Kafka, topic: string, partitions = TOPIC_PARTITIONS): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     // Asking first keeps the broker's TOPIC_ALREADY_EXISTS error out of the logs on every start.
     if ((await admin.listTopics()).includes(topic)) return;
     await admin.createTopics({
-      topics: [{ topic, numPartitions: TOPIC_PARTITIONS, replicationFactor: TOPIC_REPLICATION }],
+      topics: [{ topic, numPartitions: partitions, replicationFactor: TOPIC_REPLICATION }],
       waitForLeaders: true,
     });
   } finally {
@@ -72,6 +85,13 @@ export class InvalidEventMessageError extends Error {
     super(`Kafka message is not a stored event: ${reason}`);
     this.name = 'InvalidEventMessageError';
   }
+}
+
+/** A header's value as text (kafkajs gives Buffers), or undefined. */
+export function headerText(message: KafkaMessage, name: string): string | undefined {
+  const value = message.headers?.[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined ? undefined : first.toString();
 }
 
 export function fromKafkaMessage(message: KafkaMessage): StoredEvent {

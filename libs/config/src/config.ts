@@ -60,6 +60,12 @@ const envSchema = z.object({
   KAFKA_DLQ_TOPIC: z.string().default('twostep.mail.dead-letter'),
   REDIS_URL: optionalUrl(['redis://', 'rediss://']),
   MAIL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
+  /** Emails being sent at once by one mailer, over all its partitions (back-pressure: no more is fetched meanwhile). */
+  MAIL_MAX_IN_FLIGHT: z.preprocess(blankIsUnset, z.coerce.number().int().min(1).max(1000).default(64)),
+  /** SMTP connections one mailer keeps open (nodemailer pool); a URL's ?maxConnections= wins. */
+  MAIL_SMTP_POOL: z.preprocess(blankIsUnset, z.coerce.number().int().min(1).max(100).default(8)),
+  /** Partitions of KAFKA_TOPIC when twostep creates it: the most mailers that can share the work. */
+  KAFKA_TOPIC_PARTITIONS: z.preprocess(blankIsUnset, z.coerce.number().int().min(1).max(1000).default(12)),
   /** Prefix of every Redis key, so deployments (or test runs) can share one Redis; ends with ':'. */
   REDIS_KEY_PREFIX: z.preprocess(
     blankIsUnset,

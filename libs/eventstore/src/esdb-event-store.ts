@@ -13,13 +13,15 @@ import {
   WrongExpectedRevisionError,
   type AppendResult,
   type EventMetadata,
+  type EventPage,
   type EventStore,
   type ExpectedRevision,
   type NewEvent,
+  type PageSubscriptionOptions,
   type StoredEvent,
   type Subscription,
 } from './event-store';
-import { Sleeper, deliver, validateAppend, validateReadAll, type SubscriptionOptions } from './internal';
+import { Sleeper, deliver, pagesOver, validateAppend, validatePageOptions, validateReadAll, type SubscriptionOptions } from './internal';
 
 type EsdbLib = typeof import('@eventstore/db-client');
 let lib: EsdbLib | undefined;
@@ -250,6 +252,21 @@ export class EsdbEventStore implements EventStore {
           sub.destroy(); // ends a pending for-await even if the cancelled call never emits 'end'
         }
         await loop; // includes the in-flight handler
+        this.subscriptions.delete(subscription);
+      },
+    };
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  /** Pages over the streaming subscription: events read while a page is handled form the next one. */
+  subscribeAllPages(options: PageSubscriptionOptions, onPage: (page: EventPage) => Promise<void>): Subscription {
+    this.assertOpen();
+    const paging = validatePageOptions(options);
+    const pages = pagesOver((after, onEvent) => this.subscribeAll({ after }, onEvent), paging, onPage, this.options);
+    const subscription: Subscription = {
+      stop: async () => {
+        await pages.stop();
         this.subscriptions.delete(subscription);
       },
     };

@@ -53,6 +53,22 @@ export interface Subscription {
   stop(): Promise<void>;
 }
 
+/** What subscribeAllPages hands over: consecutive events of the global log, read together. */
+export interface EventPage {
+  /** The page's events in global order; only those of `types` when the subscription filters. May be empty then. */
+  events: StoredEvent[];
+  /** Position of the last event read for this page (filtered out or not): where a checkpoint may move to. */
+  lastPosition: number;
+}
+
+export interface PageSubscriptionOptions {
+  after?: number;
+  /** Most events read for one page; default 500. */
+  limit?: number;
+  /** Only events of these types are decoded and handed over (the others only move lastPosition). */
+  types?: readonly string[];
+}
+
 export interface EventStore {
   append(stream: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult>;
   /** [] for a missing stream. */
@@ -64,6 +80,13 @@ export interface EventStore {
    * If onEvent throws, the same event is retried after a short backoff: events are never skipped.
    */
   subscribeAll(options: { after?: number }, onEvent: (event: StoredEvent) => Promise<void>): Subscription;
+  /**
+   * subscribeAll a page at a time, for consumers that pay per call (a Kafka send, a checkpoint
+   * write): onPage gets whatever is available up to `limit`, awaited before the next page. If it
+   * throws, the same page comes again after a backoff. A page never spans a gap: the next one
+   * starts right after `lastPosition`.
+   */
+  subscribeAllPages(options: PageSubscriptionOptions, onPage: (page: EventPage) => Promise<void>): Subscription;
   /** Position of the latest event, 0 if empty. */
   headPosition(): Promise<number>;
   close(): Promise<void>;

@@ -1,8 +1,9 @@
-import type { ExpectedRevision, NewEvent, StoredEvent } from './event-store';
+import type { EventPage, ExpectedRevision, NewEvent, StoredEvent } from './event-store';
 
 /** Shared by the adapters; not part of the public API. */
 
 export const DEFAULT_READ_LIMIT = 1000;
+export const DEFAULT_PAGE_LIMIT = 500;
 
 export interface SubscriptionOptions {
   /** First delay before retrying a failed handler (doubles up to maxRetryDelayMs). Default 100. */
@@ -11,6 +12,16 @@ export interface SubscriptionOptions {
   maxRetryDelayMs?: number;
   /** Told about every failed handler call before it is retried. Default: console.error. */
   onHandlerError?: (error: unknown, event: StoredEvent, attempt: number) => void;
+}
+
+export function validatePageOptions(options: { after?: number; limit?: number; types?: readonly string[] }): { after: number; limit: number; types: ReadonlySet<string> | null } {
+  const { after } = validateReadAll({ after: options.after });
+  const limit = options.limit ?? DEFAULT_PAGE_LIMIT;
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new TypeError(`subscribeAllPages: limit must be an integer >= 1, got ${limit}`);
+  if (options.types !== undefined && (!Array.isArray(options.types) || options.types.some((t) => typeof t !== 'string'))) {
+    throw new TypeError('subscribeAllPages: types must be an array of event type names');
+  }
+  return { after, limit, types: options.types ? new Set(options.types) : null };
 }
 
 export function validateAppend(stream: string, events: NewEvent[], expected: ExpectedRevision): void {
@@ -62,12 +73,36 @@ export async function deliver(
   onEvent: (event: StoredEvent) => Promise<void>,
   ctx: { stopped(): boolean; sleeper: Sleeper; options: SubscriptionOptions },
 ): Promise<boolean> {
+  return deliverItem(event, event, onEvent, ctx);
+}
+
+/** deliver() for a page: retried whole; failures are reported against the page's first event. */
+export function deliverPage(
+  page: EventPage,
+  onPage: (page: EventPage) => Promise<void>,
+  ctx: { stopped(): boolean; sleeper: Sleeper; options: SubscriptionOptions },
+): Promise<boolean> {
+  const first = page.events[0] ?? pagePlaceholder(page.lastPosition);
+  return deliverItem(page, first, onPage, ctx);
+}
+
+/** Stands for an empty (fully filtered) page in error reports: no event, only where it ends. */
+function pagePlaceholder(position: number): StoredEvent {
+  return { eventId: '', type: '(filtered page)', data: {}, metadata: { at: '', actor: { kind: 'system' }, schemaVersion: 0 }, stream: '', revision: -1, position, recordedAt: '', hash: '', prevHash: null };
+}
+
+async function deliverItem<T>(
+  item: T,
+  event: StoredEvent,
+  onItem: (item: T) => Promise<void>,
+  ctx: { stopped(): boolean; sleeper: Sleeper; options: SubscriptionOptions },
+): Promise<boolean> {
   const base = ctx.options.retryDelayMs ?? 100;
   const max = ctx.options.maxRetryDelayMs ?? 5000;
   const onError = ctx.options.onHandlerError ?? defaultOnHandlerError;
   for (let attempt = 1; !ctx.stopped(); attempt++) {
     try {
-      await onEvent(event);
+      await onItem(item);
       return true;
     } catch (error) {
       onError(error, event, attempt);
@@ -79,4 +114,56 @@ export async function deliver(
 
 function defaultOnHandlerError(error: unknown, event: StoredEvent, attempt: number): void {
   console.error(`event store subscription: handler failed on position ${event.position} (${event.type}), attempt ${attempt}; retrying`, error);
+}
+
+/**
+ * subscribeAllPages over a per-event subscription (EventStoreDB's is a stream): events are
+ * buffered while the previous page is handled, up to `limit` (then the stream waits), and each
+ * page is whatever the buffer holds. Buffered events that were never handed over are simply read
+ * again by the next subscription: the consumer's own checkpoint is behind them.
+ */
+export function pagesOver(
+  subscribe: (after: number, onEvent: (event: StoredEvent) => Promise<void>) => { stop(): Promise<void> },
+  options: { after: number; limit: number; types: ReadonlySet<string> | null },
+  onPage: (page: EventPage) => Promise<void>,
+  subscriptionOptions: SubscriptionOptions,
+): { stop(): Promise<void> } {
+  let stopped = false;
+  const buffer: StoredEvent[] = [];
+  const sleeper = new Sleeper();
+  /** Who waits: the stream for room in the buffer, the page loop for an event. */
+  const waiting: { space?: () => void; data?: () => void } = {};
+  const ctx = { stopped: () => stopped, sleeper, options: subscriptionOptions };
+
+  const inner = subscribe(options.after, async (event) => {
+    while (buffer.length >= options.limit && !stopped) await new Promise<void>((resolve) => (waiting.space = resolve));
+    if (stopped) return;
+    buffer.push(event);
+    waiting.data?.();
+  });
+  const loop = (async () => {
+    while (!stopped) {
+      if (buffer.length === 0) {
+        await new Promise<void>((resolve) => (waiting.data = resolve));
+        waiting.data = undefined;
+        continue;
+      }
+      const read = buffer.splice(0, options.limit);
+      waiting.space?.();
+      waiting.space = undefined;
+      const types = options.types;
+      const page = { events: types ? read.filter((e) => types.has(e.type)) : read, lastPosition: read[read.length - 1]!.position };
+      if (!(await deliverPage(page, onPage, ctx))) return;
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      sleeper.wake();
+      waiting.space?.();
+      waiting.data?.();
+      await inner.stop();
+      await loop;
+    },
+  };
 }

@@ -5,13 +5,15 @@ import { chainEvents } from './chain';
 import {
   WrongExpectedRevisionError,
   type AppendResult,
+  type EventPage,
   type EventStore,
   type ExpectedRevision,
   type NewEvent,
+  type PageSubscriptionOptions,
   type StoredEvent,
   type Subscription,
 } from './event-store';
-import { Sleeper, deliver, validateAppend, validateReadAll, type SubscriptionOptions } from './internal';
+import { Sleeper, deliver, deliverPage, validateAppend, validatePageOptions, validateReadAll, type SubscriptionOptions } from './internal';
 
 export interface SqliteEventStoreOptions extends SubscriptionOptions {
   /** How often subscriptions look for events written by other connections/processes. Default 100. */
@@ -37,6 +39,8 @@ interface Row {
 }
 
 const SUBSCRIPTION_PAGE = 500;
+
+type DeliveryContext = Parameters<typeof deliver>[2];
 
 /**
  * Embedded event store. The file may be shared with other tables (read models) and with other
@@ -152,29 +156,58 @@ export class SqliteEventStore implements EventStore {
 
   subscribeAll(options: { after?: number }, onEvent: (event: StoredEvent) => Promise<void>): Subscription {
     this.assertOpen();
-    let cursor = validateReadAll({ after: options.after }).after;
+    const { after } = validateReadAll({ after: options.after });
+    return this.follow(after, SUBSCRIPTION_PAGE, async (rows, ctx) => {
+      let reached: number | null = null;
+      for (const row of rows) {
+        if (!(await deliver(toStoredEvent(row), onEvent, ctx))) return null;
+        reached = row.position;
+      }
+      return reached;
+    });
+  }
+
+  subscribeAllPages(options: PageSubscriptionOptions, onPage: (page: EventPage) => Promise<void>): Subscription {
+    this.assertOpen();
+    const { after, limit, types } = validatePageOptions(options);
+    return this.follow(after, limit, async (rows, ctx) => {
+      // Filtered rows are never JSON-decoded: a mailer skips login events for the price of a type check.
+      const events = (types ? rows.filter((row) => types.has(row.type)) : rows).map(toStoredEvent);
+      const page = { events, lastPosition: rows[rows.length - 1]!.position };
+      return (await deliverPage(page, onPage, ctx)) ? page.lastPosition : null;
+    });
+  }
+
+  /**
+   * The subscription loop both kinds share: read a page of rows after the cursor, hand it to
+   * `consume` (which returns the position it got through, or null when stopped), and sleep until
+   * the next append (or poll) once the log is read to its end.
+   */
+  private follow(after: number, limit: number, consume: (rows: Row[], ctx: DeliveryContext) => Promise<number | null>): Subscription {
+    let cursor = after;
     let stopped = false;
     const sleeper = new Sleeper(); // per subscription, so stop() wakes only this one out of a backoff
     const wakeOnAppend = () => sleeper.wake();
-    const ctx = { stopped: () => stopped, sleeper, options: this.options };
+    const ctx: DeliveryContext = { stopped: () => stopped, sleeper, options: this.options };
 
     const loop = (async () => {
       while (!stopped) {
         const seq = this.appendSeq;
-        let page: StoredEvent[];
+        let rows: Row[];
         try {
-          page = this.readAllSync(cursor, SUBSCRIPTION_PAGE);
+          rows = this.statements.readAll.all(cursor, limit) as Row[];
         } catch (error) {
           // e.g. SQLITE_BUSY beyond busy_timeout: a subscription must outlive transient errors.
           console.error('sqlite event store subscription: read failed; retrying', error);
           await sleeper.sleep(this.options.maxRetryDelayMs ?? 1000);
           continue;
         }
-        for (const event of page) {
-          if (!(await deliver(event, onEvent, ctx))) return;
-          cursor = event.position;
+        if (rows.length > 0) {
+          const reached = await consume(rows, ctx);
+          if (reached === null) return;
+          cursor = reached;
         }
-        if (page.length < SUBSCRIPTION_PAGE && seq === this.appendSeq && !stopped) await this.waitForAppend(sleeper, wakeOnAppend);
+        if (rows.length < limit && seq === this.appendSeq && !stopped) await this.waitForAppend(sleeper, wakeOnAppend);
       }
     })();
 

@@ -1,3 +1,4 @@
 export * from './templates';
 export * from './transport';
 export * from './mailer';
+export * from './metrics';

@@ -192,17 +192,48 @@ describe('Mailer (unit)', () => {
     expect(transport.attempts).toBe(0);
   });
 
-  it('skips, with a warning, a code that expired before it could be delivered and a notification older than the window', async () => {
+  it('reports a code that expired before it could be delivered as an error and an `expired` outcome, and never sends it late', async () => {
+    const transport = new FakeTransport();
+    const outcomes: string[] = [];
+    const { mailer, log } = setup(transport, { metrics: { outcome: (type, outcome) => outcomes.push(`${type}:${outcome}`), retried: () => undefined, accepted: () => undefined } });
+    const expired = codeIssued({}, { expiresAt: new Date(NOW.getTime() - 1000).toISOString() });
+    await expect(mailer.handle(expired)).resolves.toBe('expired');
+    expect(transport.attempts).toBe(0);
+    expect(log.error).toHaveBeenCalledWith(
+      expect.objectContaining({ eventId: expired.eventId, outcome: 'expired', maskedRecipient: expect.any(String) }),
+      'code expired before it could be delivered; not sent',
+    );
+    expect(outcomes).toEqual(['CodeIssued:expired']);
+  });
+
+  it('skips, with a warning, a notification older than the dedupe window', async () => {
     const transport = new FakeTransport();
     const { mailer, log } = setup(transport);
-    const expired = codeIssued({}, { expiresAt: new Date(NOW.getTime() - 1000).toISOString() });
-    await expect(mailer.handle(expired)).resolves.toBe('ignored');
     const old = new Date(NOW.getTime() - (SENT_MARK_TTL_SECONDS + 60) * 1000).toISOString();
     const oldNotice = codeIssued({ eventId: 'e9', type: 'SecurityNotificationQueued', metadata: { at: old, actor: {} as never, schemaVersion: 1 } }, { kind: 'account_locked' });
     await expect(mailer.handle(oldNotice)).resolves.toBe('ignored');
     expect(transport.attempts).toBe(0);
-    expect(log.warn).toHaveBeenCalledTimes(2);
-    expect(log.warn).toHaveBeenCalledWith(expect.objectContaining({ reason: 'code expired before it could be delivered' }), 'mail skipped');
+    expect(log.warn).toHaveBeenCalledWith(expect.objectContaining({ reason: 'notification older than the delivery window' }), 'mail skipped');
+  });
+
+  it('reports sends, retries and the time since the event was decided to its metrics sink', async () => {
+    const transport = new FakeTransport(1);
+    const seen: unknown[] = [];
+    const { mailer } = setup(transport, {
+      metrics: {
+        outcome: (type, outcome) => seen.push(['outcome', type, outcome]),
+        retried: (type) => seen.push(['retried', type]),
+        accepted: (type, sendSeconds, sinceDecided) => seen.push(['accepted', type, sendSeconds >= 0, typeof sinceDecided]),
+      },
+    });
+    await expect(mailer.handle(codeIssued())).resolves.toBe('sent');
+    await expect(mailer.handle(codeIssued())).resolves.toBe('duplicate');
+    expect(seen).toEqual([
+      ['retried', 'CodeIssued'],
+      ['accepted', 'CodeIssued', true, 'number'],
+      ['outcome', 'CodeIssued', 'sent'],
+      ['outcome', 'CodeIssued', 'duplicate'],
+    ]);
   });
 
   it('refuses a maxAttempts below 1', () => {

@@ -9,7 +9,18 @@ import type { MailTransport, OutgoingMail } from './transport';
 export const MAIL_EVENT_TYPES = ['CodeIssued', 'SecurityNotificationQueued'] as const;
 export type MailEventType = (typeof MAIL_EVENT_TYPES)[number];
 
-export type MailOutcome = 'sent' | 'duplicate' | 'ignored' | 'dead_lettered';
+/** `expired`: a code whose expiry passed before it could be sent (logged as an error, counted; never sent late). */
+export type MailOutcome = 'sent' | 'duplicate' | 'ignored' | 'expired' | 'dead_lettered';
+
+/** What the mailer reports to metrics (see metrics.ts); every hook is optional. */
+export interface MailMetricsSink {
+  /** Once per handled mail event, with its outcome. */
+  outcome(type: MailEventType, outcome: Exclude<MailOutcome, 'ignored'> | 'skipped'): void;
+  /** A failed send that will be tried again. */
+  retried(type: MailEventType): void;
+  /** An accepted send: how long the SMTP exchange took, and how long since the event was decided. */
+  accepted(type: MailEventType, sendSeconds: number, sinceDecidedSeconds: number | null): void;
+}
 
 export interface MailLogger {
   info(obj: object, msg?: string): void;
@@ -35,6 +46,7 @@ export interface MailerDeps {
   onDeadLetter?: (event: StoredEvent, error: Error) => Promise<void>;
   /** Time source for the staleness checks; pass the runtime's clock. Default: system time. */
   clock?: { now(): Date };
+  metrics?: MailMetricsSink;
 }
 
 /** How long a delivered-mark is kept: redeliveries within this window are recognised. */
@@ -101,13 +113,17 @@ export class Mailer {
 
   async handle(event: StoredEvent): Promise<MailOutcome> {
     if (!isMailEvent(event.type)) return 'ignored';
+    const type = event.type;
     // The same event handled twice at once in this process: the second waits and is a duplicate.
     const running = this.inFlight.get(event.eventId);
     if (running) {
       const outcome = await running;
       return outcome === 'sent' || outcome === 'duplicate' ? 'duplicate' : outcome;
     }
-    const work = this.deliver(event);
+    const work = this.deliver(event).then((outcome) => {
+      this.deps.metrics?.outcome(type, outcome === 'ignored' ? 'skipped' : outcome);
+      return outcome;
+    });
     this.inFlight.set(event.eventId, work);
     try {
       return await work;
@@ -127,6 +143,14 @@ export class Mailer {
 
     const masked = maskedOf(event);
     const stale = this.staleReason(event);
+    if (stale === 'expired') {
+      // The user waited for this code and never got it: an error (and a metric), not a warning.
+      logger.error(
+        { ...base, maskedRecipient: masked, expiresAt: (event.data as { expiresAt?: unknown }).expiresAt, outcome: 'expired' },
+        'code expired before it could be delivered; not sent',
+      );
+      return 'expired';
+    }
     if (stale) {
       logger.warn({ ...base, maskedRecipient: masked, reason: stale, outcome: 'skipped' }, 'mail skipped');
       return 'ignored';
@@ -143,6 +167,7 @@ export class Mailer {
     let lastError = new Error('not attempted');
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       let messageId: string;
+      const started = process.hrtime.bigint();
       try {
         ({ messageId } = await transport.send(prepared.message));
       } catch (error) {
@@ -152,9 +177,18 @@ export class Mailer {
           { ...base, maskedRecipient: prepared.maskedRecipient, attempt, maxAttempts, error: lastError.message },
           last ? 'mail send failed, no attempts left' : 'mail send failed, will retry',
         );
-        if (!last) await sleep(Math.min(this.backoffMs * 2 ** (attempt - 1), this.maxBackoffMs));
+        if (!last) {
+          this.deps.metrics?.retried(event.type as MailEventType);
+          await sleep(Math.min(this.backoffMs * 2 ** (attempt - 1), this.maxBackoffMs));
+        }
         continue;
       }
+      const decidedAt = Date.parse(String(event.metadata?.at));
+      this.deps.metrics?.accepted(
+        event.type as MailEventType,
+        Number(process.hrtime.bigint() - started) / 1e9,
+        Number.isFinite(decidedAt) ? Math.max(0, (Date.now() - decidedAt) / 1000) : null,
+      );
       await this.markSent(event, prepared.maskedRecipient);
       logger.info({ ...base, maskedRecipient: prepared.maskedRecipient, attempt, messageId, outcome: 'sent' }, 'mail sent');
       return 'sent';
@@ -162,12 +196,12 @@ export class Mailer {
     return this.deadLetter(event, lastError, maxAttempts, prepared.maskedRecipient);
   }
 
-  /** Why sending this now would only confuse the recipient (or null to send). */
-  private staleReason(event: StoredEvent): string | null {
+  /** Why sending this now would only confuse the recipient (or null to send); 'expired' for a code past its expiry. */
+  private staleReason(event: StoredEvent): 'expired' | string | null {
     const now = this.clock.now().getTime();
     if (event.type === 'CodeIssued') {
       const expiresAt = Date.parse(String((event.data as { expiresAt?: unknown }).expiresAt));
-      if (Number.isFinite(expiresAt) && expiresAt <= now) return 'code expired before it could be delivered';
+      if (Number.isFinite(expiresAt) && expiresAt <= now) return 'expired';
       return null;
     }
     // Older than the dedupe window, a replayed notification could not be told from a new one.

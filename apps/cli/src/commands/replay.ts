@@ -123,6 +123,7 @@ function watchReadAll(store: EventStore, onPage: (page: StoredEvent[]) => void):
       return page;
     },
     subscribeAll: (options, onEvent) => store.subscribeAll(options, onEvent),
+    subscribeAllPages: (options, onPage) => store.subscribeAllPages(options, onPage),
     headPosition: () => store.headPosition(),
     close: () => store.close(),
   };

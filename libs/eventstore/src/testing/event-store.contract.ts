@@ -361,5 +361,71 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
         await sub.stop(); // idempotent
       });
     });
+
+    describe('subscribeAllPages', () => {
+      /** Collects this test's events page by page, and every page's lastPosition. */
+      function collectPages(streams: string[], options: { after: number; limit?: number; types?: string[] }, handler?: (events: StoredEvent[]) => Promise<void>) {
+        const seen: StoredEvent[] = [];
+        const pages: { size: number; lastPosition: number }[] = [];
+        const sub = store.subscribeAllPages(options, async (page) => {
+          const own = page.events.filter((e) => streams.includes(e.stream));
+          await handler?.(own);
+          pages.push({ size: page.events.length, lastPosition: page.lastPosition });
+          seen.push(...own);
+        });
+        subscriptions.push(sub);
+        return { seen, pages };
+      }
+
+      it('hands over the log in pages of at most `limit`, in order, catching up and then live', async () => {
+        const before = await store.headPosition();
+        const stream = newStream();
+        await store.append(stream, Array.from({ length: 7 }, (_, i) => newEvent(`E${i}`)), 'no_stream');
+        const { seen, pages } = collectPages([stream], { after: before, limit: 3 });
+        await waitFor(() => seen.length === 7, 5000, 'catch-up in pages');
+        expect(pages.every((page) => page.size >= 1 && page.size <= 3)).toBe(true);
+        await store.append(stream, [newEvent('live')], 6);
+        await waitFor(() => seen.length === 8, 5000, 'live event');
+        expect(seen).toEqual(await readOwn([stream], before));
+        // lastPosition only moves forward, and the last page ends at the last event.
+        const positions = pages.map((page) => page.lastPosition);
+        expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+        expect(positions[positions.length - 1]).toBe(seen[seen.length - 1]!.position);
+      });
+
+      it('with `types`, hands over only those events, while lastPosition covers the ones left out', async () => {
+        const before = await store.headPosition();
+        const stream = newStream();
+        await store.append(stream, [newEvent('Login'), newEvent('CodeIssued', { n: 1 }), newEvent('Login'), newEvent('Login')], 'no_stream');
+        const all = await store.readStream(stream);
+        const { seen, pages } = collectPages([stream], { after: before, types: ['CodeIssued'] });
+        await waitFor(() => pages.some((page) => page.lastPosition >= all[3]!.position), 5000, 'the page holding the last Login');
+        expect(seen.map((e) => [e.type, e.data])).toEqual([['CodeIssued', { n: 1 }]]);
+        expect(seen[0]).toEqual(all[1]);
+      });
+
+      it('retries a failing page handler with the same page, and never skips it', async () => {
+        const before = await store.headPosition();
+        const stream = newStream();
+        await store.append(stream, [newEvent('A'), newEvent('B')], 'no_stream');
+        const calls: string[][] = [];
+        let failuresLeft = 2;
+        const { seen } = collectPages([stream], { after: before }, async (events) => {
+          if (events.length === 0) return;
+          calls.push(events.map((e) => e.type));
+          if (failuresLeft-- > 0) throw new Error('kafka down');
+        });
+        await waitFor(() => seen.length === 2, 10_000, 'both events after retries');
+        expect(seen.map((e) => e.type)).toEqual(['A', 'B']);
+        // The page that failed came back whole (the first page may have held A alone on a live server).
+        expect(calls[1]).toEqual(calls[0]);
+        expect(calls[2]).toEqual(calls[0]);
+      });
+
+      it('refuses a bad limit or types with a clear error', () => {
+        expect(() => store.subscribeAllPages({ limit: 0 }, async () => undefined)).toThrow(/limit must be an integer >= 1/);
+        expect(() => store.subscribeAllPages({ types: 'CodeIssued' as unknown as string[] }, async () => undefined)).toThrow(/types must be an array/);
+      });
+    });
   });
 }
