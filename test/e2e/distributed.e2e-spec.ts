@@ -141,8 +141,12 @@ const mailsFor = (users: string[]) => {
 /**
  * Nothing lost, nothing twice: every CodeIssued event of `users` has exactly one email (matched by
  * X-Twostep-Event-Id), and no email carries an id that is not such an event. Returns ms until the last arrived.
+ *
+ * `repeatsAllowed` is for a mailer SIGKILLed under load: a message the SMTP server accepted
+ * while the mailer died before storing its delivered-mark is sent again (the documented window).
+ * Such a copy must carry the same Message-ID as the first, and there may be at most that many.
  */
-async function expectEachCodeMailedOnce(users: string[], since: number, timeoutMs = 150_000): Promise<number> {
+async function expectEachCodeMailedOnce(users: string[], since: number, timeoutMs = 150_000, repeatsAllowed = 0): Promise<number> {
   const ids = await codeIssuedIds(users);
   expect(ids).toHaveLength(users.length);
   await eventually(
@@ -162,12 +166,39 @@ async function expectEachCodeMailedOnce(users: string[], since: number, timeoutM
   await sleep(3000);
   const counts = mailCounts();
   const twice = [...counts].filter(([, count]) => count > 1);
-  expect(twice).toEqual([]);
-  for (const id of ids) expect(counts.get(id)).toBe(1);
+  if (repeatsAllowed === 0) {
+    expect(twice).toEqual([]);
+    for (const id of ids) expect(counts.get(id)).toBe(1);
+  } else {
+    expect(twice.length).toBeLessThanOrEqual(repeatsAllowed);
+    for (const [id, count] of twice) {
+      expect(count).toBe(2);
+      const messageIds = new Set(smtp.messages.filter((mail) => mail.eventId === id).map((mail) => mail.parsed.messageId));
+      expect(messageIds.size).toBe(1); // the same Message-ID: mail systems fold the copy
+    }
+    timings[`repeatedEmails_${users[0]}`] = twice.length;
+  }
   // Every email in this run belongs to a CodeIssued event of the run.
   const known = new Set(await codeIssuedIds(allUsers));
   expect([...counts.keys()].filter((id) => !known.has(id))).toEqual([]);
   return lastArrival;
+}
+
+/**
+ * Issues one code per user at a steady `rate` per second (open loop: each request starts on
+ * schedule, whether or not earlier ones answered). `onIssued(n)` after each answer.
+ */
+async function issueAtRate(users: string[], rate: number, onIssued?: (issued: number) => void): Promise<number> {
+  const started = Date.now();
+  let issued = 0;
+  await Promise.all(
+    users.map(async (user, index) => {
+      await sleep(started + (index * 1000) / rate - Date.now());
+      await startChallenge(user);
+      onIssued?.(++issued);
+    }),
+  );
+  return (users.length * 1000) / (Date.now() - started);
 }
 
 function baseEnv(): NodeJS.ProcessEnv {
@@ -431,40 +462,57 @@ describe('distributed mode: api, projector and mailer as separate processes', ()
     timings.projectorKill_viewsCompleteMs = Date.now() - t0;
   });
 
-  step('Kafka stopped while codes are being issued: the api keeps answering, and after the broker is back every email arrives exactly once', async () => {
-    const users = Array.from({ length: 30 }, (_, i) => `k${i}-${RUN}`);
+  step('Kafka stopped for 10 s in the middle of a burst: the same mailer and projector processes carry on, and every email arrives exactly once', async () => {
+    const users = Array.from({ length: 40 }, (_, i) => `k${i}-${RUN}`);
+    const pids = { mailer: mailer.pid, projector: projector.pid, mailerStarts: mailer.starts };
     const t0 = Date.now();
     let stopping: Promise<void> | null = null;
     let stoppedAt = 0;
-    let issuedWhenStopped = 0;
-    let issuedNow = 0;
     await issueCodes(users, 1, async (issued) => {
-      issuedNow = issued;
-      if (issued === 8 && !stopping) {
+      if (issued === 10 && !stopping) {
         kafkaStopped = true;
-        stopping = infraScript('kafka-stop').then(() => {
-          stoppedAt = Date.now();
-          issuedWhenStopped = issuedNow;
-        });
+        stopping = infraScript('kafka-stop').then(() => void (stoppedAt = Date.now()));
       }
       if (issued === 20) await stopping; // the rest is issued while the broker is certainly down
       await sleep(50);
     });
     await stopping;
-    timings.kafkaStop_codesIssuedAfterStopBegan = users.length - 8;
-    timings.kafkaStop_codesIssuedWhileBrokerDown = users.length - issuedWhenStopped;
     timings.kafkaStop_brokerStopMs = stoppedAt - t0;
-    const mailsWhileDown = mailsFor(users);
-    await sleep(2000);
+    timings.kafkaStop_mailsBeforeBrokerBack = mailsFor(users);
+    // Down for 10 s in all: long enough for the mailer's session (6 s) to expire on the broker.
+    await sleep(Math.max(0, stoppedAt + 10_000 - Date.now()));
     const startAt = Date.now();
     await infraScript('kafka-start');
     kafkaStopped = false;
     timings.kafkaStart_brokerStartMs = Date.now() - startAt;
-    timings.kafkaStop_mailsBeforeBrokerBack = mailsWhileDown;
     const last = await expectEachCodeMailedOnce(users, startAt);
     timings.kafkaStop_brokerBackToLastEmailMs = last;
-    expect(projector.running).toBe(true);
-    expect(mailer.running).toBe(true);
+    // Not restarted by anyone: the very same processes rejoined and carried on.
+    expect({ mailer: mailer.pid, projector: projector.pid, mailerStarts: mailer.starts, running: [mailer.running, projector.running] }).toEqual({
+      ...pids,
+      running: [true, true],
+    });
+  });
+
+  step('mailer SIGKILLed during a burst offered at 200 codes/s: after a restart no code is lost', async () => {
+    const users = Array.from({ length: 600 }, (_, i) => `b${i}-${RUN}`);
+    const t0 = Date.now();
+    let killing: Promise<unknown> | null = null;
+    const achieved = await issueAtRate(users, 200, () => {
+      if (!killing && mailsFor(users) >= 100) killing = mailer.kill('SIGKILL');
+    });
+    timings.burst200_achievedCodesPerSecond = Math.round(achieved);
+    if (!killing) killing = mailer.kill('SIGKILL');
+    expect(((await killing) as Exit).signal).toBe('SIGKILL');
+    timings.burst200_mailsBeforeKill = mailsFor(users);
+    expect(mailsFor(users)).toBeLessThan(users.length); // the kill landed mid-delivery
+    const restarted = Date.now();
+    mailer.start();
+    await mailer.waitForLine(/"msg":"mailer running"/, 60_000);
+    // Copies are possible only for mails in flight at the kill: at most MAIL_MAX_IN_FLIGHT (64).
+    const last = await expectEachCodeMailedOnce(users, t0, 150_000, 64);
+    timings.burst200_burstToLastEmailMs = last;
+    timings.burst200_restartToLastEmailMs = t0 + last - restarted;
   });
 
   step('rebuild: the projector CLI command rebuilds the views from the event store, identical to the live ones', async () => {

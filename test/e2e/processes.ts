@@ -51,6 +51,8 @@ export class AppProcess {
     readonly env: NodeJS.ProcessEnv,
     readonly logFile: string,
     readonly args: string[] = [],
+    /** Options for node itself (e.g. --cpu-prof), before the entry point. */
+    readonly nodeArgs: string[] = [],
   ) {}
 
   get pid(): number | undefined {
@@ -66,7 +68,7 @@ export class AppProcess {
     this.lines = [];
     this.starts++;
     fs.appendFileSync(this.logFile, `\n===== ${this.name} start #${this.starts} ${new Date().toISOString()} =====\n`);
-    const child = spawn(process.execPath, [this.entry, ...this.args], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...this.nodeArgs, this.entry, ...this.args], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const collect = (stream: NodeJS.ReadableStream, tag: string) => {
       let partial = '';
@@ -187,8 +189,8 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
 }
 
 /** Infrastructure settings: the environment first, then `.infra/env` written by `scripts/infra.sh up`. */
-export function infraEnv(): { KAFKA_BROKERS?: string; REDIS_URL?: string; ESDB_URL?: string } {
-  const file = path.join(ROOT, '.infra/env');
+export function infraEnv(root = ROOT): { KAFKA_BROKERS?: string; REDIS_URL?: string; ESDB_URL?: string } {
+  const file = path.join(root, '.infra/env');
   const fromFile: Record<string, string> = {};
   if (fs.existsSync(file)) {
     for (const line of fs.readFileSync(file, 'utf8').split('\n')) {

@@ -56,6 +56,7 @@ const REBALANCE_TIMEOUT_MS = 30_000;
 /** Longest a fetch waits for new messages; bounds how long stop() can take when idle. */
 const MAX_WAIT_TIME_MS = 500;
 const DEFAULT_MAX_IN_FLIGHT = 64;
+const CONSUMER_RETRIES = 60;
 const DEFAULT_PARTITIONS_CONCURRENTLY = 12;
 
 interface Run {
@@ -113,6 +114,10 @@ export class KafkaEventConsumer implements EventConsumer {
       allowAutoTopicCreation: false,
       retry: {
         ...CLIENT_RETRY,
+        // Through a broker restart the member keeps retrying (about a minute) with its member id,
+        // and simply heartbeats on once the broker is back: no rebalance, no wait for a session
+        // to expire. Giving up sooner would rejoin as a new member and wait out the old one's session.
+        retries: CONSUMER_RETRIES,
         // Whatever made kafkajs give up (a broker away longer than the retries, a commit refused
         // after the session expired), the member starts over: rejoin and read from the committed offsets.
         restartOnFailure: async (error) => {

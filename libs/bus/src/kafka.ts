@@ -45,7 +45,9 @@ export function createKafka(options: KafkaClientOptions): Kafka {
         // kafkajs logs every error response of the protocol (e.g. "group is rebalancing" on a
         // heartbeat) as an error, though its higher layers handle them; they are warnings here.
         const handledResponse = namespace === 'Connection' && message.startsWith('Response ');
-        if (level === logLevel.ERROR && !handledResponse) logger.error(entry, message);
+        // A broker that is away is retried (and reported by whoever gives up); each refused connect is a warning.
+        const reconnecting = (namespace === 'Connection' && message.startsWith('Connection error')) || namespace === 'BrokerPool';
+        if (level === logLevel.ERROR && !handledResponse && !reconnecting) logger.error(entry, message);
         else logger.warn(entry, message);
       },
   });

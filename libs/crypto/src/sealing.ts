@@ -31,24 +31,25 @@ const TAG_BYTES = 16;
 
 const spki = (key: KeyObject): Buffer => key.export({ type: 'spki', format: 'der' });
 
-function importPublic(base64: string, what: string): KeyObject {
+function importPublic(base64: string, what: string): { key: KeyObject; der: Buffer } {
+  const der = Buffer.from(base64, 'base64');
   let key: KeyObject;
   try {
-    key = createPublicKey({ key: Buffer.from(base64, 'base64'), format: 'der', type: 'spki' });
+    key = createPublicKey({ key: der, format: 'der', type: 'spki' });
   } catch {
     throw new Error(`${what} is not a base64 DER (spki) public key`);
   }
   if (key.asymmetricKeyType !== 'x25519') throw new Error(`${what} is not an X25519 key`);
-  return key;
+  return { key, der };
 }
 
-/** Both public keys go into the KDF so a key is tied to this exact sender/recipient pair. */
-function deriveKey(ephemeralPrivate: KeyObject | null, ephemeralPublic: KeyObject, recipientPrivate: KeyObject | null, recipientPublic: KeyObject): Buffer {
-  const shared = ephemeralPrivate
-    ? diffieHellman({ privateKey: ephemeralPrivate, publicKey: recipientPublic })
-    : diffieHellman({ privateKey: recipientPrivate!, publicKey: ephemeralPublic });
-  const salt = Buffer.concat([spki(ephemeralPublic), spki(recipientPublic)]);
-  return Buffer.from(hkdfSync('sha256', shared, salt, INFO, 32));
+/**
+ * Both public keys (their SPKI DER) go into the KDF so a key is tied to this exact
+ * sender/recipient pair. The DER forms are passed in, already at hand: exporting a key is
+ * the costliest step of a seal or an open.
+ */
+function deriveKey(shared: Buffer, ephemeralDer: Buffer, recipientDer: Buffer): Buffer {
+  return Buffer.from(hkdfSync('sha256', shared, Buffer.concat([ephemeralDer, recipientDer]), INFO, 32));
 }
 
 export function generateSealKeyPair(): { publicKey: string; privateKey: string } {
@@ -57,7 +58,7 @@ export function generateSealKeyPair(): { publicKey: string; privateKey: string }
 }
 
 export class Sealer {
-  readonly #recipient: KeyObject;
+  readonly #recipient: { key: KeyObject; der: Buffer };
 
   constructor(publicKeyBase64: string) {
     this.#recipient = importPublic(publicKeyBase64, 'mail public key');
@@ -65,19 +66,21 @@ export class Sealer {
 
   seal(plaintext: string): SealedValue {
     const eph = generateKeyPairSync('x25519'); // fresh per message: forward secrecy for the sender side
-    const key = deriveKey(eph.privateKey, eph.publicKey, null, this.#recipient);
+    const ephemeralDer = spki(eph.publicKey);
+    const shared = diffieHellman({ privateKey: eph.privateKey, publicKey: this.#recipient.key });
+    const key = deriveKey(shared, ephemeralDer, this.#recipient.der);
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(Buffer.from(ALG, 'utf8'));
     const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     const b64 = (b: Buffer) => b.toString('base64');
-    return { v: 1, alg: ALG, epk: b64(spki(eph.publicKey)), iv: b64(iv), tag: b64(cipher.getAuthTag()), ct: b64(ct) };
+    return { v: 1, alg: ALG, epk: b64(ephemeralDer), iv: b64(iv), tag: b64(cipher.getAuthTag()), ct: b64(ct) };
   }
 }
 
 export class Opener {
   readonly #privateKey: KeyObject;
-  readonly #publicKey: KeyObject;
+  readonly #publicKeyDer: Buffer;
 
   constructor(privateKeyBase64: string) {
     try {
@@ -86,12 +89,12 @@ export class Opener {
       throw new Error('mail private key is not a base64 DER (pkcs8) private key');
     }
     if (this.#privateKey.asymmetricKeyType !== 'x25519') throw new Error('mail private key is not an X25519 key');
-    this.#publicKey = createPublicKey(this.#privateKey);
+    this.#publicKeyDer = spki(createPublicKey(this.#privateKey));
   }
 
   /** The matching public key, e.g. to check the api and mailer are configured as a pair. */
   publicKey(): string {
-    return spki(this.#publicKey).toString('base64');
+    return this.#publicKeyDer.toString('base64');
   }
 
   open(sealed: SealedValue): string {
@@ -101,7 +104,9 @@ export class Opener {
     const { epk, iv, tag, ct } = s;
     if (typeof epk !== 'string' || typeof iv !== 'string' || typeof tag !== 'string' || typeof ct !== 'string') throw fail();
     try {
-      const key = deriveKey(null, importPublic(epk, 'ephemeral key'), this.#privateKey, this.#publicKey);
+      const ephemeral = importPublic(epk, 'ephemeral key');
+      const shared = diffieHellman({ privateKey: this.#privateKey, publicKey: ephemeral.key });
+      const key = deriveKey(shared, ephemeral.der, this.#publicKeyDer);
       // authTagLength makes setAuthTag refuse truncated tags.
       const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64'), { authTagLength: TAG_BYTES });
       decipher.setAAD(Buffer.from(ALG, 'utf8'));

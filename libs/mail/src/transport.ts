@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { createTransport, type Transporter } from 'nodemailer';
+import { parseConnectionUrl } from 'nodemailer/lib/shared';
 
 export interface OutgoingMail {
   from: string;
@@ -56,9 +57,7 @@ function smtpOptions(smtpUrl: string, pool: SmtpPoolOptions): NodemailerSmtpOpti
     if (!url.searchParams.has(key)) url.searchParams.set(key, value);
   }
   // nodemailer's own URL parser (numbers and booleans in the query become options).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const shared = require('nodemailer/lib/shared') as { parseConnectionUrl(url: string): NodemailerSmtpOptions };
-  return shared.parseConnectionUrl(url.toString());
+  return parseConnectionUrl(url.toString()) as NodemailerSmtpOptions;
 }
 
 /**

@@ -1,0 +1,298 @@
+/**
+ * Code-email latency through the distributed pipeline, against its floor. `npm run bench:mail`.
+ *
+ * Starts the api (TWOSTEP_MODE=api), the projector and the mailer as three processes sharing one
+ * SQLite event store, the `infra:up` Kafka broker and Redis, and an SMTP server in this process.
+ * For each offered rate (BENCH_RATES, default 20,100,200,500 codes/s) it first measures a bare
+ * kafkajs round trip on the same broker at the same rate (produce with acks=-1 → eachMessage), then
+ * issues email codes at that steady rate for BENCH_SECONDS (20) over HTTP (open loop: one new
+ * account per code, requests started on schedule whether or not earlier ones answered, at most
+ * BENCH_MAX_IN_FLIGHT outstanding). Latency of one code = the api answered POST /challenges →
+ * the SMTP server has the message. It prints per rate: achieved issue rate, email latency
+ * p50/p95/p99/max, undelivered after a 30 s drain, how long the backlog took to drain after the
+ * last code was issued, and email p99 ÷ bare Kafka p99.
+ *
+ * BENCH_ROOT runs the processes of another checkout (for before/after on the same broker).
+ * Benchmarks print figures; no test asserts on them.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { SMTPServer } from 'smtp-server';
+import { generateKeyRingEntry, generateSealKeyPair } from '@twostep/crypto';
+import { AppProcess, freePort, infraEnv, sleep } from '../e2e/processes';
+
+const HERE = path.resolve(__dirname, '../../..'); // the checkout (this file runs from dist/test/bench)
+const ROOT = process.env.BENCH_ROOT ? path.resolve(process.env.BENCH_ROOT) : HERE;
+const ENTRY = {
+  api: path.join(ROOT, 'dist/apps/api/src/main.js'),
+  projector: path.join(ROOT, 'dist/apps/projector/src/main.js'),
+  mailer: path.join(ROOT, 'dist/apps/mailer/src/main.js'),
+};
+const RATES = (process.env.BENCH_RATES ?? '20,100,200,500').split(',').map(Number);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const FLOOR_SECONDS = Number(process.env.BENCH_FLOOR_SECONDS ?? 5);
+const MAX_IN_FLIGHT = Number(process.env.BENCH_MAX_IN_FLIGHT ?? 256);
+const DRAIN_MS = 30_000;
+const TENANT = 'bench';
+const RUN = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+
+interface Stats {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+function stats(samples: number[]): Stats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (p: number) => (sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!);
+  return { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN };
+}
+
+const ms = (value: number) => (Number.isNaN(value) ? '   n/a' : value >= 10_000 ? `${(value / 1000).toFixed(1)} s`.padStart(7) : `${value.toFixed(0)} ms`.padStart(7));
+
+/** An SMTP receiver that notes when each recipient's message arrived (no MIME parsing: it stays cheap under load). */
+async function startReceiver(onMail: (recipient: string) => void): Promise<{ url: string; close(): Promise<void> }> {
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    disableReverseLookup: true,
+    logger: false,
+    onData(stream, session, callback) {
+      stream.on('data', () => undefined);
+      stream.on('end', () => {
+        for (const rcpt of session.envelope.rcptTo) onMail(rcpt.address.toLowerCase());
+        callback();
+      });
+    },
+  });
+  server.on('error', () => undefined);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = (server as unknown as { server: { address(): { port: number } } }).server.address();
+  return { url: `smtp://127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** Bare kafkajs at `rate` msgs/s for FLOOR_SECONDS: produce (acks -1) → consume, p50/p99 in ms. */
+async function kafkaFloor(brokers: string[], rate: number): Promise<Stats> {
+  const kafka = new Kafka({ clientId: 'bench-floor', brokers, logLevel: logLevel.NOTHING });
+  const topic = `bench.floor.${RUN}.${rate}`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 12, replicationFactor: 1 }], waitForLeaders: true });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const consumer = kafka.consumer({ groupId: `bench-floor-${RUN}-${rate}`, maxWaitTimeInMs: 500 });
+  const sentAt = new Map<string, bigint>();
+  const latencies: number[] = [];
+  await producer.connect();
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let joined = false;
+  consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
+  await consumer.run({
+    partitionsConsumedConcurrently: 12,
+    eachMessage: async ({ message }) => {
+      const id = message.key!.toString();
+      const t0 = sentAt.get(id);
+      if (t0 !== undefined) latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    },
+  });
+  while (!joined) await sleep(50);
+  const total = Math.round(rate * FLOOR_SECONDS);
+  const start = Date.now();
+  const sends: Promise<unknown>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - Date.now();
+    if (wait > 0) await sleep(wait);
+    const id = `m${i}`;
+    sentAt.set(id, process.hrtime.bigint());
+    sends.push(producer.send({ topic, acks: -1, messages: [{ key: id, value: JSON.stringify({ id, pad: 'x'.repeat(900) }) }] }));
+  }
+  await Promise.all(sends);
+  const deadline = Date.now() + 15_000;
+  while (latencies.length < total && Date.now() < deadline) await sleep(50);
+  await consumer.disconnect();
+  await producer.disconnect();
+  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+  await admin.disconnect();
+  return stats(latencies);
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return Number.NaN;
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function main(): Promise<void> {
+  for (const file of Object.values(ENTRY)) if (!fs.existsSync(file)) throw new Error(`${file} is missing: run npm run build`);
+  const infra = infraEnv(HERE);
+  if (!infra.KAFKA_BROKERS || !infra.REDIS_URL) throw new Error('KAFKA_BROKERS and REDIS_URL are needed: npm run infra:up');
+  const brokers = infra.KAFKA_BROKERS.split(',');
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twostep-bench-mail-'));
+
+  const answeredAt = new Map<string, number>();
+  const latencies = new Map<string, number>();
+  let lastArrival = 0;
+  const smtp = await startReceiver((recipient) => {
+    const t0 = answeredAt.get(recipient);
+    if (t0 === undefined || latencies.has(recipient)) return;
+    lastArrival = performance.now();
+    latencies.set(recipient, lastArrival - t0);
+  });
+
+  const portal = `bench-portal-${randomBytes(16).toString('hex')}`;
+  const admin = `bench-admin-${randomBytes(16).toString('hex')}`;
+  const seal = generateSealKeyPair();
+  const port = await freePort();
+  const keep = Object.fromEntries(['PATH', 'HOME', 'TMPDIR', 'LANG'].flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])));
+  // BENCH_PROFILE=dir: each process writes a V8 CPU profile there when it stops (node --cpu-prof).
+  const nodeArgs = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE)}`] : [];
+  const base = {
+    ...keep,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    TWOSTEP_DATA_DIR: dataDir,
+    KAFKA_BROKERS: infra.KAFKA_BROKERS,
+    KAFKA_TOPIC: `twostep.bench.${RUN}.events`,
+    KAFKA_DLQ_TOPIC: `twostep.bench.${RUN}.dead-letter`,
+    REDIS_URL: infra.REDIS_URL,
+    REDIS_KEY_PREFIX: `twostep-bench:${RUN}:`,
+  };
+  const log = (name: string) => path.join(dataDir, `${name}.log`);
+  const api = new AppProcess('api', ENTRY.api, {
+    ...base,
+    TWOSTEP_MODE: 'api',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    TWOSTEP_API_KEYS: JSON.stringify([
+      { key: portal, role: 'portal', tenants: [TENANT] },
+      { key: admin, role: 'admin', tenants: ['*'] },
+    ]),
+    TWOSTEP_SECRET_KEYS: generateKeyRingEntry('k1'),
+    TWOSTEP_HASH_KEY: randomBytes(32).toString('base64'),
+    TWOSTEP_MAIL_PUBLIC_KEY: seal.publicKey,
+  }, log('api'), [], nodeArgs);
+  const projector = new AppProcess('projector', ENTRY.projector, { ...base, LOG_LEVEL: 'info', HEALTH_PORT: '0' }, log('projector'), [], nodeArgs);
+  const mailer = new AppProcess('mailer', ENTRY.mailer, {
+    ...base,
+    LOG_LEVEL: 'info',
+    SMTP_URL: smtp.url,
+    TWOSTEP_MAIL_PUBLIC_KEY: seal.publicKey,
+    TWOSTEP_MAIL_PRIVATE_KEY: seal.privateKey,
+    KAFKA_MAILER_GROUP_ID: `twostep-bench-${RUN}`,
+    HEALTH_PORT: '0',
+  }, log('mailer'), [], nodeArgs);
+  api.start();
+  projector.start();
+  mailer.start();
+  await Promise.all([api.waitForLine(/twostep listening on/), projector.waitForLine(/projector running/), mailer.waitForLine(/mailer running/)]);
+
+  const agent = new http.Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT });
+  const request = (method: string, url: string, key: string, body: object) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const payload = JSON.stringify(body);
+      const req = http.request(
+        { host: '127.0.0.1', port, method, path: url, agent, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+
+  const policy = await request('PUT', `/v1/tenants/${TENANT}/policy`, admin, { emailOtpRequired: true, codeTtlMinutes: 1 });
+  if (policy.status !== 200) throw new Error(`policy: ${policy.status} ${policy.body}`);
+  // Warm the path (and let the mailer's group settle) before measuring.
+  for (let i = 0; i < 20; i++) {
+    const email = `warm${i}@bench.example`;
+    answeredAt.set(email, performance.now());
+    await request('POST', `/v1/tenants/${TENANT}/accounts/warm-${i}/challenges`, portal, { email });
+  }
+  while ([...answeredAt.keys()].some((email) => !latencies.has(email))) await sleep(50);
+
+  console.log(`twostep code-email pipeline benchmark (${os.cpus().length} cores; api, projector, mailer as processes; SQLite event store, Kafka ${brokers.join(',')}, Redis; ${SECONDS} s per rate)`);
+  console.log('offered/s  issued/s  email p50    p95      p99      max   undelivered  drained after  | kafka p50  p99   | email p99 ÷ kafka p99');
+  const kafkaPid = Number(fs.readFileSync(path.join(HERE, '.infra/kafka/kafka.pid'), 'utf8').trim()) || undefined;
+  const owners = () => ({ api: api.pid, projector: projector.pid, mailer: mailer.pid, kafka: kafkaPid, driver: process.pid });
+  const cpuLines: string[] = [];
+  let phase = 0;
+  for (const rate of RATES) {
+    phase++;
+    const floor = await kafkaFloor(brokers, rate);
+    const cpuBefore = Object.fromEntries(Object.entries(owners()).map(([name, pid]) => [name, cpuSeconds(pid)]));
+    const total = Math.round(rate * SECONDS);
+    const emails: string[] = [];
+    let inFlight = 0;
+    let refused = 0;
+    const started = performance.now();
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < total; i++) {
+      const due = started + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 1) await sleep(wait);
+      if (inFlight >= MAX_IN_FLIGHT) {
+        refused++; // the api is not keeping up: this code is not offered (counted as not issued)
+        continue;
+      }
+      const user = `p${phase}-${i}`;
+      const email = `${user}@bench.example`;
+      inFlight++;
+      pending.push(
+        request('POST', `/v1/tenants/${TENANT}/accounts/${user}/challenges`, portal, { email })
+          .then((response) => {
+            if (response.status === 200) {
+              answeredAt.set(email, performance.now());
+              emails.push(email);
+            } else refused++;
+          }, () => void refused++)
+          .finally(() => void inFlight--),
+      );
+    }
+    await Promise.all(pending);
+    const issuedFor = (performance.now() - started) / 1000;
+    const issuedEnd = performance.now();
+    const deadline = issuedEnd + DRAIN_MS;
+    while (emails.some((email) => !latencies.has(email)) && performance.now() < deadline) await sleep(20);
+    const delivered = emails.filter((email) => latencies.has(email));
+    const drainedAfter = delivered.length === emails.length ? Math.max(0, lastArrival - issuedEnd) : Number.NaN;
+    const email = stats(delivered.map((e) => latencies.get(e)!));
+    const perCode = Object.entries(owners()).map(([name, pid]) => `${name} ${(((cpuSeconds(pid) - cpuBefore[name]!) * 1000) / Math.max(1, emails.length)).toFixed(2)}`);
+    cpuLines.push(`${String(rate).padStart(9)}/s: ${perCode.join('  ')}`);
+    console.log(
+      `${String(rate).padStart(9)}  ${(emails.length / issuedFor).toFixed(0).padStart(8)}  ${ms(email.p50)}  ${ms(email.p95)}  ${ms(email.p99)}  ${ms(email.max)}  ${String(emails.length - delivered.length).padStart(11)}  ${ms(drainedAfter).padStart(13)}  | ${ms(floor.p50)} ${ms(floor.p99)} | ${(email.p99 / floor.p99).toFixed(1).padStart(6)}×` +
+        (refused ? `   (${refused} not issued: api saturated)` : ''),
+    );
+  }
+
+  console.log('CPU ms per code issued, by process (from /proc; includes the drain):');
+  for (const line of cpuLines) console.log(line);
+
+  agent.destroy();
+  await Promise.all([mailer, projector, api].map((process) => process.ensureStopped()));
+  await smtp.close();
+  const kafka = new Kafka({ clientId: 'bench-cleanup', brokers, logLevel: logLevel.NOTHING }).admin();
+  await kafka.connect();
+  await kafka.deleteTopics({ topics: [base.KAFKA_TOPIC, base.KAFKA_DLQ_TOPIC] }).catch(() => undefined);
+  await kafka.disconnect();
+  if (process.env.BENCH_KEEP) console.log(`process logs in ${dataDir}`);
+  else fs.rmSync(dataDir, { recursive: true, force: true });
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
