@@ -15,7 +15,7 @@ export class EmbeddedWorkers {
 
   constructor(runtime: Runtime, logger: Logger, transport?: MailTransport) {
     this.projector = new Projector(runtime.eventStore, runtime.readModels);
-    this.transport = transport ?? createMailTransport(runtime.env.SMTP_URL, runtime.env.TWOSTEP_DATA_DIR);
+    this.transport = transport ?? createMailTransport(runtime.env.SMTP_URL, runtime.env.TWOSTEP_DATA_DIR, { maxConnections: runtime.env.MAIL_SMTP_POOL });
     if (!runtime.secrets.opener) throw new Error('embedded mode needs the mailer private key');
     const mailer = new Mailer({
       transport: this.transport,

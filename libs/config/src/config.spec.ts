@@ -22,6 +22,11 @@ describe('configuration is validated at start-up', () => {
     ['TWOSTEP_BODY_LIMIT', '16 kilobytes'],
     ['TWOSTEP_BODY_LIMIT', '512b'],
     ['TWOSTEP_BODY_LIMIT', '2mb'],
+    ['MAIL_MAX_IN_FLIGHT', '0'],
+    ['MAIL_MAX_IN_FLIGHT', 'many'],
+    ['MAIL_SMTP_POOL', '101'],
+    ['KAFKA_TOPIC_PARTITIONS', '0'],
+    ['KAFKA_TOPIC_PARTITIONS', '2.5'],
   ])('a bad %s (%s) stops start-up with a message naming it', (name, value) => {
     expect(() => parseEnv({ [name]: value })).toThrow(ConfigError);
     expect(() => parseEnv({ [name]: value })).toThrow(name);
@@ -33,6 +38,11 @@ describe('configuration is validated at start-up', () => {
     expect(parseEnv({ TWOSTEP_BODY_LIMIT: '64KB' }).TWOSTEP_BODY_LIMIT).toBe('64KB');
     expect(parseEnv({ TWOSTEP_BODY_LIMIT: '1mb' }).TWOSTEP_BODY_LIMIT).toBe('1mb');
     expect(parseEnv({ TWOSTEP_BODY_LIMIT: '1024b' }).TWOSTEP_BODY_LIMIT).toBe('1024b');
+  });
+
+  it('the delivery pipeline limits default to 64 sends in flight, 8 SMTP connections, 12 partitions', () => {
+    expect(parseEnv({})).toMatchObject({ MAIL_MAX_IN_FLIGHT: 64, MAIL_SMTP_POOL: 8, KAFKA_TOPIC_PARTITIONS: 12 });
+    expect(parseEnv({ MAIL_MAX_IN_FLIGHT: '', MAIL_SMTP_POOL: '2', KAFKA_TOPIC_PARTITIONS: '24' })).toMatchObject({ MAIL_MAX_IN_FLIGHT: 64, MAIL_SMTP_POOL: 2, KAFKA_TOPIC_PARTITIONS: 24 });
   });
 
   it('splits KAFKA_BROKERS', () => {

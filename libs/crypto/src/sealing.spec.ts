@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createCipheriv, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes } from 'node:crypto';
 import { generateSealKeyPair, Opener, Sealer, type SealedValue } from './index';
 
 const CODE = '493817';
@@ -22,6 +22,24 @@ describe('sealing', () => {
   const pair = generateSealKeyPair();
   const sealer = new Sealer(pair.publicKey);
   const opener = new Opener(pair.privateKey);
+
+  it('opens values sealed the way events in the log were sealed (OpenSSL DER exports), and exposes the same public key', () => {
+    // The seal as first written: every key through OpenSSL's SPKI DER export. Events are permanent.
+    const recipient = createPublicKey({ key: Buffer.from(pair.publicKey, 'base64'), format: 'der', type: 'spki' });
+    const der = (key: ReturnType<typeof createPublicKey>) => key.export({ type: 'spki', format: 'der' });
+    const eph = generateKeyPairSync('x25519');
+    const shared = diffieHellman({ privateKey: eph.privateKey, publicKey: recipient });
+    const key = Buffer.from(hkdfSync('sha256', shared, Buffer.concat([der(eph.publicKey), der(recipient)]), Buffer.from('twostep/seal/v1'), 32));
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
+    cipher.setAAD(Buffer.from('X25519-HKDF-SHA256-A256GCM'));
+    const ct = Buffer.concat([cipher.update(CODE, 'utf8'), cipher.final()]);
+    const legacy: SealedValue = { v: 1, alg: 'X25519-HKDF-SHA256-A256GCM', epk: der(eph.publicKey).toString('base64'), iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), ct: ct.toString('base64') };
+    expect(opener.open(legacy)).toBe(CODE);
+    const fromOpenSsl = der(createPublicKey(createPrivateKey({ key: Buffer.from(pair.privateKey, 'base64'), format: 'der', type: 'pkcs8' }))).toString('base64');
+    expect(opener.publicKey()).toBe(fromOpenSsl);
+    expect(sealer.seal(CODE).epk).toMatch(/^MCowBQYDK2VuAyEA/); // the same SPKI DER header
+  });
 
   it('round-trips and exposes the matching public key', () => {
     const sealed = sealer.seal(CODE);

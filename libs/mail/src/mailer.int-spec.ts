@@ -22,13 +22,19 @@ interface TestSmtp {
   url: string;
   received: Received[];
   rcptAttempts: number;
+  /** SMTP sessions opened so far. */
+  connections: number;
   close(): Promise<void>;
 }
 
 /** `reject(n)` decides, per RCPT TO (1-based), whether to refuse it and with which reply code. */
 async function startSmtp(reject: (attempt: number) => number | null = () => null): Promise<TestSmtp> {
-  const state: TestSmtp = { url: '', received: [], rcptAttempts: 0, close: async () => {} };
+  const state: TestSmtp = { url: '', received: [], rcptAttempts: 0, connections: 0, close: async () => {} };
   const server = new SMTPServer({
+    onConnect(_session, callback) {
+      state.connections++;
+      callback();
+    },
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
@@ -250,6 +256,33 @@ describe('Mailer with a real SMTP server', () => {
     expect(record).toMatchObject({ eventId: event.eventId, type: 'SecurityNotificationQueued', attempts: 2, maskedRecipient: 'a***@example.com' });
     expect(record.error).toMatch(/550/);
     expect(JSON.stringify(record)).not.toContain(RECIPIENT);
+  });
+
+  it('sends many mails at once over a bounded pool of reused connections, each accepted once', async () => {
+    const smtp = await startSmtp();
+    servers.push(smtp);
+    const transport = new SmtpMailTransport(smtp.url, { maxConnections: 3 });
+    transports.push(transport);
+    const mailer = new Mailer({ transport, opener, dedupe: kv, from: 'a@b.example', issuer: 'x', maxAttempts: 2, backoffMs: 1, logger: collectingLogger().logger });
+    const events = Array.from({ length: 30 }, (_, i) => codeIssued(String(100000 + i)));
+    const outcomes = await Promise.all(events.map((event) => mailer.handle(event)));
+    expect(outcomes).toEqual(events.map(() => 'sent'));
+    expect(smtp.received).toHaveLength(30);
+    expect(smtp.connections).toBeGreaterThanOrEqual(1);
+    expect(smtp.connections).toBeLessThanOrEqual(3); // pooled: not one connection per message
+    const ids = smtp.received.map((r) => r.mail.headers.get('x-twostep-event-id'));
+    expect(new Set(ids).size).toBe(30);
+  });
+
+  it('keeps the URL in charge of the pool: ?pool=false sends over one connection per message', async () => {
+    const smtp = await startSmtp();
+    servers.push(smtp);
+    const transport = new SmtpMailTransport(`${smtp.url}?pool=false`, { maxConnections: 3 });
+    transports.push(transport);
+    const mailer = new Mailer({ transport, opener, dedupe: kv, from: 'a@b.example', issuer: 'x', maxAttempts: 2, backoffMs: 1, logger: collectingLogger().logger });
+    for (let i = 0; i < 3; i++) await mailer.handle(codeIssued(String(200000 + i)));
+    expect(smtp.received).toHaveLength(3);
+    expect(smtp.connections).toBe(3);
   });
 
   it('dead-letters when the server is not there at all', async () => {
