@@ -24,6 +24,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { SMTPServer } from 'smtp-server';
 import { generateKeyRingEntry, generateSealKeyPair } from '@twostep/crypto';
 import { AppProcess, freePort, infraEnv, sleep } from '../e2e/processes';
+import { cpuSeconds, stats, type Stats } from './support';
 
 const HERE = path.resolve(__dirname, '../../..'); // the checkout (this file runs from dist/test/bench)
 const ROOT = process.env.BENCH_ROOT ? path.resolve(process.env.BENCH_ROOT) : HERE;
@@ -39,19 +40,6 @@ const MAX_IN_FLIGHT = Number(process.env.BENCH_MAX_IN_FLIGHT ?? 256);
 const DRAIN_MS = 30_000;
 const TENANT = 'bench';
 const RUN = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-
-interface Stats {
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-}
-
-function stats(samples: number[]): Stats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (p: number) => (sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!);
-  return { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN };
-}
 
 const ms = (value: number) => (Number.isNaN(value) ? '   n/a' : value >= 10_000 ? `${(value / 1000).toFixed(1)} s`.padStart(7) : `${value.toFixed(0)} ms`.padStart(7));
 
@@ -120,17 +108,6 @@ async function kafkaFloor(brokers: string[], rate: number): Promise<Stats> {
   await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
   await admin.disconnect();
   return stats(latencies);
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
-function cpuSeconds(pid: number | undefined): number {
-  if (!pid) return Number.NaN;
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
-  } catch {
-    return Number.NaN;
-  }
 }
 
 async function main(): Promise<void> {

@@ -346,6 +346,17 @@ describe('bad input over HTTP', () => {
       expect(metrics.text).toMatch(/^twostep_http_request_duration_seconds_count\{[^}]*\} [1-9]/m);
     });
 
+    it('labels a refusal from a handler with the status it sent and its route, and counts it under its code', async () => {
+      const bob = accountUrl('store-1', 'edge-metrics-bob');
+      await t.as('portal').post(`${bob}/two-factor/totp/setup`, {}).expect(200);
+      await t.as('portal').post(`${bob}/two-factor/totp/confirm`, { code: '000000' }).expect(422);
+      const { text } = await t.http.get('/metrics').expect(200);
+      const route = '/v1/tenants/:tenantId/accounts/:userId/two-factor/totp/confirm';
+      expect(text).toMatch(new RegExp(`^twostep_http_request_duration_seconds_count\\{method="POST",route="${route}",status="422"\\} [1-9]`, 'm'));
+      expect(text).not.toMatch(new RegExp(`route="${route}",status="500"`));
+      expect(text).toMatch(/^twostep_http_errors_total\{error="invalid_code"\} [1-9]/m);
+    });
+
     it('GET /docs-json is an OpenAPI document with the routes', async () => {
       const docs = await t.http.get('/docs-json').expect(200);
       expect(docs.body.openapi).toMatch(/^3\./);

@@ -1,5 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, Reflector } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, Reflector } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import { TerminusModule } from '@nestjs/terminus';
 import type { Logger } from 'pino';
@@ -8,7 +8,7 @@ import { AccountRunner } from './accounts/account-runner';
 import { ReadModels } from './accounts/read-models';
 import { ApiKeyGuard } from './http/auth.guard';
 import { ErrorFilter } from './http/error.filter';
-import { Metrics, MetricsInterceptor, ObservabilityController } from './http/observability';
+import { Metrics, ObservabilityController } from './http/observability';
 import { LOGGER, RUNTIME } from './tokens';
 import { AccountHistoryController } from './use-cases/account-history/account-history';
 import { AuditEventsController } from './use-cases/audit-events/audit-events';
@@ -58,7 +58,6 @@ export class ApiModule {
         Metrics,
         { provide: APP_GUARD, useFactory: (reflector: Reflector) => new ApiKeyGuard(reflector, runtime.secrets.apiKeys), inject: [Reflector] },
         { provide: APP_FILTER, useFactory: () => new ErrorFilter(logger) },
-        { provide: APP_INTERCEPTOR, useClass: MetricsInterceptor },
         SetupTotpHandler,
         ConfirmTotpHandler,
         RegenerateRecoveryCodesHandler,

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Runtime } from '@twostep/app';
 import { ApiModule } from './app.module';
 import { NestPinoLogger } from './http/logger';
+import { httpMetrics, Metrics } from './http/observability';
 
 /** Builds the HTTP app on a runtime; shared by `main.ts` and the HTTP tests. */
 export async function createApiApp(runtime: Runtime, logger: Logger): Promise<NestExpressApplication> {
@@ -15,6 +16,8 @@ export async function createApiApp(runtime: Runtime, logger: Logger): Promise<Ne
     logger: new NestPinoLogger(logger),
   });
   app.disable('x-powered-by');
+  app.set('etag', false); // answers are per-request decisions, never revalidated: no SHA-1 of every body
+  app.use(httpMetrics(app.get(Metrics)));
   // JSON in: a body of any other type is refused before it can reach a command.
   app.use((request: Request, response: Response, next: NextFunction) => {
     const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;

@@ -1,23 +1,13 @@
 import 'reflect-metadata';
 import * as path from 'node:path';
-import { createRuntime } from '@twostep/app';
 import { ConfigError, parseEnv } from '@twostep/config';
-import { createApiApp } from './create-app';
-import { EmbeddedWorkers } from './embedded';
-import { createLogger } from './http/logger';
-import { distributedAdapters } from './distributed';
+import { startApi } from './server';
 
 async function main(): Promise<void> {
   // Everything this process writes (database, keys, .eml files) is for its owner only.
   process.umask(0o077);
   const env = parseEnv();
-  const logger = createLogger(env.LOG_LEVEL);
-  const embedded = env.TWOSTEP_MODE === 'embedded';
-  const runtime = await createRuntime(env, { generateMissingKeys: embedded, needsOpener: embedded }, distributedAdapters());
-  const workers = embedded ? new EmbeddedWorkers(runtime, logger) : null;
-  await workers?.start();
-  const app = await createApiApp(runtime, logger);
-  await app.listen(env.PORT, env.HOST);
+  const { runtime, logger, embedded, close } = await startApi(env);
 
   const url = `http://localhost:${env.PORT}`;
   const lines = [
@@ -40,9 +30,7 @@ async function main(): Promise<void> {
 
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    await app.close();
-    await workers?.stop();
-    await runtime.close();
+    await close();
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

@@ -81,4 +81,18 @@ describe('CheckpointedConsumer (the embedded mailer, the Kafka relay) on SQLite'
       [4, 5],
     ]);
   });
+
+  it('after pages with nothing for it, writes its checkpoint at most once a second, and on stop', async () => {
+    const consumer = new CheckpointedConsumer(store, kv, 'test', async () => undefined, { types: ['CodeIssued'] });
+    await consumer.start();
+    for (let i = 0; i < 20; i++) {
+      await store.append(`TwoFactorAccount-t|p${i}`, [event('ChallengePassed')], 'no_stream');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await until(async () => checkpointWrites >= 1, 'the first write');
+    const writesWhileBusy = checkpointWrites;
+    await consumer.stop();
+    expect(await consumer.checkpoint()).toBe(20); // stop writes where it got to
+    expect(writesWhileBusy).toBeLessThan(10); // 20 pages of nothing in well under a second: not one write each
+  });
 });

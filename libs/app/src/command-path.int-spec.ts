@@ -104,11 +104,11 @@ describe('CommandPath (load → decide → append → retry) on SQLite', () => {
     const { expires_at: expiresAt } = db.prepare('SELECT expires_at FROM kv WHERE key = ?').get(`snapshot:${s}`) as { expires_at: number };
     expect(expiresAt - Date.now()).toBeGreaterThan(29 * 24 * 3600 * 1000);
 
-    // From the snapshot, only newer events are read; the result matches a fold from scratch.
+    // A process that starts later loads from the snapshot plus newer events; the result matches a fold from scratch.
     await increment(s, 5);
-    const fromSnapshot = await path.load(s, counter);
+    const fromSnapshot = await new CommandPath(store, kv, clock).load(s, counter);
     await kv.delete(`snapshot:${s}`);
-    expect(await path.load(s, counter)).toEqual(fromSnapshot);
+    expect(await new CommandPath(store, kv, clock).load(s, counter)).toEqual(fromSnapshot);
     expect(fromSnapshot).toEqual({ state: { count: 3005, seen: 31 }, revision: 30 });
   });
 
@@ -116,6 +116,25 @@ describe('CommandPath (load → decide → append → retry) on SQLite', () => {
     const s = stream();
     await increment(s, 3);
     await kv.set(`snapshot:${s}`, JSON.stringify({ v: 1, revision: 0, state: { count: 999, seen: 1 } }));
-    expect(await path.load(s, counter)).toEqual({ state: { count: 3, seen: 1 }, revision: 0 });
+    expect(await new CommandPath(store, kv, clock).load(s, counter)).toEqual({ state: { count: 3, seen: 1 }, revision: 0 });
+  });
+
+  it('holds folded states in memory, yet sees what another process appended since', async () => {
+    const s = stream();
+    await increment(s, 1);
+    await appendForeign(s, 0); // another process (the cli, a second api) moves the stream on
+    expect(await path.load(s, counter)).toEqual({ state: { count: 101, seen: 2 }, revision: 1 });
+    const result = await increment(s, 1);
+    expect(result.before.count).toBe(101);
+    expect((await store.readStream(s)).map((e) => e.data.by)).toEqual([1, 100, 1]);
+  });
+
+  it('still writes a snapshot every 25 events while it serves the stream from memory, so a cold start stays bounded', async () => {
+    const s = stream();
+    for (let i = 0; i < 30; i++) await increment(s, 1);
+    const snapshot = JSON.parse((await kv.get(`snapshot:${s}`))!) as { revision: number; state: { count: number } };
+    expect(snapshot.revision).toBeGreaterThanOrEqual(24); // 25 events folded since none
+    expect(snapshot.state.count).toBe(snapshot.revision + 1);
+    expect(await new CommandPath(store, kv, clock).load(s, counter)).toEqual({ state: { count: 30, seen: 30 }, revision: 29 });
   });
 });

@@ -5,8 +5,10 @@ import type { KeyValueStore } from '@twostep/readmodel';
 import type { Clock } from './clock';
 
 export const EVENT_SCHEMA_VERSION = 1;
-/** Take a snapshot once this many events were read past the last one. */
+/** Write a snapshot once a stream is this many events past its last one (bounds a cold load). */
 const SNAPSHOT_EVERY = 25;
+/** Folded states kept in memory (a few kB each). */
+const CACHE_LIMIT = 10_000;
 const MAX_ATTEMPTS = 5;
 
 type Event = { type: string; data: object };
@@ -30,12 +32,25 @@ interface Snapshot<State> {
   state: State;
 }
 
+/** A folded state this process holds, and the revision its last snapshot was written at. */
+interface Cached<State> extends Loaded<State> {
+  snapshotRevision: number;
+}
+
 /**
- * The one command path: load (snapshot + newer events) → decide → append with the expected
- * revision → on a concurrency conflict reload and decide again, a bounded number of times.
- * A decision that returns no events appends nothing.
+ * The one command path: load (cached or snapshot state + newer events) → decide → append with
+ * the expected revision → on a concurrency conflict reload and decide again, a bounded number of
+ * times. A decision that returns no events appends nothing.
+ *
+ * Folded states stay in memory (the most recent CACHE_LIMIT streams). A cached state is a fold
+ * of a prefix of the stream, and streams only grow, so it is never wrong, only possibly behind:
+ * every load still reads the events after it from the store (usually none), so another process's
+ * appends are seen, and the append's expected revision refuses a decision made on a stale state.
+ * States are immutable (evolve returns new objects), so sharing them is safe.
  */
 export class CommandPath {
+  private readonly cache = new Map<string, Cached<unknown>>();
+
   constructor(
     private readonly store: EventStore,
     private readonly snapshots: KeyValueStore,
@@ -43,23 +58,39 @@ export class CommandPath {
   ) {}
 
   async load<C, S, E extends Event, Ctx>(stream: string, decider: Decider<C, S, E, Ctx>): Promise<Loaded<S>> {
-    const snapshot = await this.readSnapshot<S>(stream);
-    let state = snapshot?.state ?? decider.initialState();
-    let revision = snapshot?.revision ?? -1;
+    const cached = (this.cache.get(stream) as Cached<S> | undefined) ?? (await this.fromSnapshot(stream, decider));
+    let { state, revision } = cached;
     const newer = await this.store.readStream(stream, { fromRevision: revision + 1 });
     for (const stored of newer) {
       state = decider.evolve(state, { type: stored.type, data: stored.data } as unknown as E);
       revision = stored.revision;
     }
-    if (newer.length >= SNAPSHOT_EVERY) await this.writeSnapshot(stream, { v: SNAPSHOT_VERSION, revision, state });
+    let snapshotRevision = cached.snapshotRevision;
+    if (revision - snapshotRevision >= SNAPSHOT_EVERY) {
+      await this.writeSnapshot(stream, { v: SNAPSHOT_VERSION, revision, state });
+      snapshotRevision = revision;
+    }
+    this.remember(stream, { state, revision, snapshotRevision });
     return { state, revision };
+  }
+
+  private async fromSnapshot<S>(stream: string, decider: { initialState(): S }): Promise<Cached<S>> {
+    const snapshot = await this.readSnapshot<S>(stream);
+    return snapshot ? { state: snapshot.state, revision: snapshot.revision, snapshotRevision: snapshot.revision } : { state: decider.initialState(), revision: -1, snapshotRevision: -1 };
+  }
+
+  /** Most recently used last: a Map iterates in insertion order, so the first key is the one to drop. */
+  private remember<S>(stream: string, entry: Cached<S>): void {
+    this.cache.delete(stream);
+    this.cache.set(stream, entry);
+    if (this.cache.size > CACHE_LIMIT) this.cache.delete(this.cache.keys().next().value!);
   }
 
   async run<C, S, E extends Event, Ctx>(options: {
     stream: string;
     decider: Decider<C, S, E, Ctx>;
-    /** Builds the command from the current state (e.g. decrypting a secret to check a code). */
-    command: (state: S, now: Date) => C | Promise<C>;
+    /** Builds the command from the current state and context (e.g. decrypting a secret to check a code). */
+    command: (state: S, now: Date, context: Ctx) => C | Promise<C>;
     context: (now: Date) => Ctx | Promise<Ctx>;
     actor: Actor;
     correlationId?: string;
@@ -68,8 +99,9 @@ export class CommandPath {
     for (let attempt = 1; ; attempt++) {
       const { state, revision } = await this.load(stream, decider);
       const now = this.clock.now();
-      const command = await options.command(state, now);
-      const events = decider.decide(command, state, await options.context(now));
+      const context = await options.context(now);
+      const command = await options.command(state, now, context);
+      const events = decider.decide(command, state, context);
       if (events.length === 0) return { before: state, state, events, now };
       try {
         await this.store.append(
@@ -95,6 +127,8 @@ export class CommandPath {
         throw error;
       }
       const after = events.reduce((current, event) => decider.evolve(current, event), state);
+      const cached = this.cache.get(stream);
+      if (cached) this.remember(stream, { state: after, revision: revision + events.length, snapshotRevision: cached.snapshotRevision });
       return { before: state, state: after, events, now };
     }
   }

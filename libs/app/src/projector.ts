@@ -9,9 +9,11 @@ export interface Logger {
 
 /**
  * Builds the read models from the event store: a catch-up subscription from the stored
- * checkpoint. Each event's views and the checkpoint move together, so a crash replays at
- * most the event in flight, and the views ignore what they have already seen.
+ * checkpoint, a page at a time. A page's views and the checkpoint move together, so a crash
+ * replays at most the page in flight, and the views ignore what they have already seen.
  */
+const PROJECTOR_PAGE = 500;
+
 export class Projector {
   private subscription: Subscription | null = null;
 
@@ -23,7 +25,7 @@ export class Projector {
 
   async start(): Promise<void> {
     const after = await this.readModels.checkpoint(this.projection);
-    this.subscription = this.store.subscribeAll({ after }, (event) => this.readModels.apply(this.projection, event));
+    this.subscription = this.store.subscribeAllPages({ after, limit: PROJECTOR_PAGE }, (page) => this.readModels.applyPage(this.projection, page.events));
   }
 
   async stop(): Promise<void> {
@@ -49,7 +51,7 @@ export class Projector {
     for (;;) {
       const page = await store.readAll({ after, limit: 1000 });
       if (page.length === 0) return applied;
-      for (const event of page) await readModels.apply(STATUS_PROJECTION, event);
+      await readModels.applyPage(STATUS_PROJECTION, page);
       applied += page.length;
       after = page[page.length - 1]!.position;
       onProgress?.(applied);
@@ -62,10 +64,15 @@ export class Projector {
  * Kafka relay). It reads the log in pages: `handle` gets a page's events (only those of `types`
  * when given, the rest are never decoded), and the checkpoint moves once per page, after
  * `handle` resolved. `handle` must be idempotent on the event id: after a crash the last page
- * comes again.
+ * comes again. A page with nothing for it (a mailer during TOTP logins) moves the checkpoint
+ * at most once every IDLE_CHECKPOINT_MS and on stop: after a crash those pages are only
+ * filtered again.
  */
 export class CheckpointedConsumer {
   private subscription: Subscription | null = null;
+  /** Position reached by pages that had nothing to handle, not yet written. */
+  private unwritten: number | null = null;
+  private lastWrite = 0;
 
   constructor(
     private readonly store: EventStore,
@@ -88,12 +95,24 @@ export class CheckpointedConsumer {
     const { types, pageSize } = this.options;
     this.subscription = this.store.subscribeAllPages({ after, types, limit: pageSize }, async (page) => {
       if (page.events.length > 0) await this.handle(page.events);
-      await this.kv.set(this.checkpointKey, String(page.lastPosition));
+      this.unwritten = page.lastPosition;
+      if (page.events.length > 0 || Date.now() - this.lastWrite >= IDLE_CHECKPOINT_MS) await this.writeCheckpoint();
     });
   }
 
   async stop(): Promise<void> {
     await this.subscription?.stop();
     this.subscription = null;
+    await this.writeCheckpoint();
+  }
+
+  private async writeCheckpoint(): Promise<void> {
+    if (this.unwritten === null) return;
+    const position = this.unwritten;
+    await this.kv.set(this.checkpointKey, String(position));
+    this.lastWrite = Date.now();
+    if (this.unwritten === position) this.unwritten = null;
   }
 }
+
+const IDLE_CHECKPOINT_MS = 1000;

@@ -1,4 +1,4 @@
-// Public API of @twostep/crypto. totp.ts is listed by name: its otplib helpers are for the spec only.
+// Public API of @twostep/crypto. totp.ts is listed by name: its HOTP and base32 helpers are for the spec only.
 export {
   TOTP_STEP_SECONDS,
   generateTotpSecret,

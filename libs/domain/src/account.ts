@@ -97,7 +97,8 @@ export type AccountCommand =
       challengeId: string;
       deviceTokenHash?: string;
       contact?: Contact;
-      code: PreparedCode;
+      /** The email code, needed only when the challenge goes by email (sealing one costs ~0.5 ms, so TOTP logins skip it). */
+      code?: PreparedCode;
     }
   | {
       type: 'VerifyChallenge';
@@ -226,6 +227,7 @@ export function decideAccount(command: AccountCommand, state: AccountState, cont
         throw new DomainError('email_required', 'This login needs an email code: pass the address to send it to as "email".');
       }
       assertCooldownOver(state.challenge?.code ?? null, policy, now);
+      if (!command.code) throw new Error('StartChallenge by email needs a prepared code (see challengeRequirement)');
       return [started, codeIssued(command.challengeId, command.code, contact, policy, now, 1)];
     }
 

@@ -1,4 +1,4 @@
-import { challengeRequirement } from './account';
+import { challengeRequirement, decideAccount } from './account';
 import { CODE_EXPIRED_MESSAGE } from './errors';
 import type { AccountEvent } from './events';
 import { DEFAULT_POLICY } from './policy';
@@ -53,6 +53,12 @@ describe('email challenge (seed 003: a 6-digit code is emailed when the tenant r
       required: true,
       method: 'email',
     });
+  });
+
+  it('an email challenge without a prepared code is a programming error, never a challenge without a code', () => {
+    expect(() => decideAccount({ type: 'StartChallenge', challengeId: 'ch-1', contact: ann }, given([]).state, { now: T0, policy: { ...DEFAULT_POLICY, emailOtpRequired: true } })).toThrow(
+      'StartChallenge by email needs a prepared code',
+    );
   });
 
   it('an email challenge without an address to send to is email_required', () => {

@@ -114,6 +114,49 @@ describe('SqliteEventStore', () => {
     await Promise.all([subA.stop(), subB.stop()]);
   });
 
+  it('hands its own appends to its subscriptions from memory, in order with another connection\'s and equal to a read of the file; a refused append never', async () => {
+    const file = tempFile();
+    const a = track(SqliteEventStore.open(file, { pollIntervalMs: 20 }));
+    const b = track(SqliteEventStore.open(file, { pollIntervalMs: 20 }));
+    const mine = newStream('a');
+    const theirs = newStream('b');
+    const seen: StoredEvent[] = [];
+    const pages = a.subscribeAllPages({}, async (page) => void seen.push(...page.events));
+    const filtered: string[] = [];
+    const mail = a.subscribeAllPages({ types: ['A2', 'B1'] }, async (page) => void filtered.push(...page.events.map((e) => e.type)));
+
+    await a.append(mine, [newEvent('A1', { n: 1 })], 'no_stream');
+    await b.append(theirs, [newEvent('B1')], 'no_stream'); // a gap in what `a` holds in memory
+    await a.append(mine, [newEvent('A2', { nested: { list: [1, 2] } }), newEvent('A3')], 0);
+    await expect(a.append(mine, [newEvent('refused')], 0)).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+    await a.append(mine, [newEvent('A4')], 2);
+
+    await waitFor(() => seen.length === 5 && filtered.length === 2, 5000, 'every event');
+    expect(seen).toEqual(await a.readAll());
+    expect(seen.map((e) => e.type)).toEqual(['A1', 'B1', 'A2', 'A3', 'A4']);
+    expect(filtered).toEqual(['B1', 'A2']);
+    await Promise.all([pages.stop(), mail.stop()]);
+  });
+
+  it('commits the appends of one turn together, each checked on its own: a refused one is rolled back alone, whole', async () => {
+    const store = track(SqliteEventStore.open(tempFile()));
+    const [x, y, z] = [newStream('x'), newStream('y'), newStream('z')];
+    const taken = newEvent('taken');
+    await store.append(newStream('w'), [taken], 'no_stream');
+    const results = await Promise.allSettled([
+      store.append(x, [newEvent('X1')], 'no_stream'),
+      store.append(x, [newEvent('X-stale')], 'no_stream'), // sees X1, written earlier in the same transaction
+      store.append(z, [newEvent('Z1'), { ...newEvent('dup'), eventId: taken.eventId }], 'no_stream'), // fails on its second event
+      store.append(y, [newEvent('Y1'), newEvent('Y2')], 'no_stream'),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(WrongExpectedRevisionError);
+    expect(await store.readStream(z)).toEqual([]); // Z1 went with the refused append
+    expect((await store.readAll()).map((e) => e.type)).toEqual(['taken', 'X1', 'Y1', 'Y2']);
+    expect((results[3] as PromiseFulfilledResult<{ nextRevision: number; position: number }>).value).toEqual({ nextRevision: 1, position: 4 });
+    expect(verifyChain(await store.readAll())).toEqual([]);
+  });
+
   it('keeps one gapless, valid chain when several processes append to one stream at once', async () => {
     const file = tempFile();
     track(SqliteEventStore.open(file)); // creates the file and table before the race

@@ -39,8 +39,40 @@ interface Row {
 }
 
 const SUBSCRIPTION_PAGE = 500;
+/** How many of this instance's own recent appends it keeps decoded for its subscriptions. */
+const RECENT_LIMIT = 2000;
 
 type DeliveryContext = Parameters<typeof deliver>[2];
+
+interface QueuedAppend {
+  stream: string;
+  events: NewEvent[];
+  expected: ExpectedRevision;
+  resolve(result: AppendResult): void;
+  reject(error: unknown): void;
+}
+
+type Settled = ({ ok: true; appended: StoredEvent[] } & AppendResult) | { ok: false; error: unknown };
+
+/** What a subscription read next: rows from the file, or events this instance appended itself. */
+interface Batch {
+  length: number;
+  lastPosition: number;
+  /** The events of the batch (only those of `types` when given: other rows are never decoded). */
+  events(types?: ReadonlySet<string> | null): StoredEvent[];
+}
+
+const rowBatch = (rows: Row[]): Batch => ({
+  length: rows.length,
+  lastPosition: rows[rows.length - 1]!.position,
+  events: (types) => (types ? rows.filter((row) => types.has(row.type)) : rows).map(toStoredEvent),
+});
+
+const eventBatch = (events: StoredEvent[]): Batch => ({
+  length: events.length,
+  lastPosition: events[events.length - 1]!.position,
+  events: (types) => (types ? events.filter((event) => types.has(event.type)) : events),
+});
 
 /**
  * Embedded event store. The file may be shared with other tables (read models) and with other
@@ -50,12 +82,20 @@ type DeliveryContext = Parameters<typeof deliver>[2];
  */
 export class SqliteEventStore implements EventStore {
   private readonly statements: ReturnType<typeof prepare>;
-  private readonly appendTx: (stream: string, events: NewEvent[], expected: ExpectedRevision) => AppendResult;
+  private readonly commitTx: (batch: QueuedAppend[]) => Settled[];
+  /** Appends waiting for this turn's group commit. */
+  private queue: QueuedAppend[] = [];
   private readonly subscriptions = new Set<Subscription>();
   /** Idle subscriptions of this instance, woken right after each of its appends (others' appends are seen by polling). */
   private readonly appendListeners = new Set<() => void>();
   /** Counts this instance's appends, so a subscription does not go to sleep right after missing a wake-up. */
   private appendSeq = 0;
+  /**
+   * This instance's most recent appends, decoded, in position order (others' appends leave gaps).
+   * A subscription right behind them takes them from here instead of reading the file again.
+   */
+  private readonly recent: StoredEvent[] = [];
+  private wakeScheduled = false;
   private closed = false;
 
   /** Opens (creating if needed) a database file owned by the store: close() closes it. */
@@ -95,41 +135,116 @@ export class SqliteEventStore implements EventStore {
       );
     `);
     this.statements = prepare(db);
-    const tx = db.transaction((stream: string, events: NewEvent[], expected: ExpectedRevision) => this.appendLocked(stream, events, expected));
-    this.appendTx = (stream, events, expected) => tx.immediate(stream, events, expected);
+    // Nested in the batch's transaction, each append runs under its own SAVEPOINT: a refused one
+    // (wrong expected revision, duplicate event id) is rolled back alone, the others commit.
+    const one = db.transaction((item: QueuedAppend) => this.appendLocked(item.stream, item.events, item.expected));
+    const batch = db.transaction((items: QueuedAppend[]): Settled[] =>
+      items.map((item) => {
+        try {
+          return { ok: true, ...one(item) };
+        } catch (error) {
+          return { ok: false, error };
+        }
+      }),
+    );
+    this.commitTx = (items) => batch.immediate(items);
   }
 
-  async append(stream: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
-    this.assertOpen();
-    validateAppend(stream, events, expected);
-    const result = this.appendTx(stream, events, expected);
+  /**
+   * Appends are committed in groups: those made in one turn of the event loop (concurrent
+   * requests) share one IMMEDIATE transaction, committed at setImmediate, each still checked
+   * against its own expected revision. The promise resolves once the commit is done, so an
+   * answered command is durable; a group whose commit fails rejects every append in it.
+   */
+  append(stream: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    try {
+      this.assertOpen();
+      validateAppend(stream, events, expected);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.queue.push({ stream, events, expected, resolve, reject });
+      if (this.queue.length === 1) setImmediate(() => this.commitQueued());
+    });
+  }
+
+  private commitQueued(): void {
+    const items = this.queue;
+    if (items.length === 0) return;
+    this.queue = [];
+    let settled: Settled[];
+    try {
+      settled = this.commitTx(items);
+    } catch (error) {
+      for (const item of items) item.reject(error); // e.g. SQLITE_BUSY past busy_timeout: nothing of the group was written
+      return;
+    }
+    for (const result of settled) if (result.ok) this.remember(result.appended);
     this.appendSeq++;
-    for (const wake of [...this.appendListeners]) wake();
-    return result;
+    this.wakeSubscriptions();
+    settled.forEach((result, i) => (result.ok ? items[i]!.resolve({ nextRevision: result.nextRevision, position: result.position }) : items[i]!.reject(result.error)));
+  }
+
+  /**
+   * Wakes idle subscriptions once the appends of this turn of the event loop are done
+   * (setImmediate), so concurrent commands' events reach a projection as one page.
+   */
+  private wakeSubscriptions(): void {
+    if (this.wakeScheduled || this.appendListeners.size === 0) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      for (const wake of [...this.appendListeners]) wake();
+    });
+  }
+
+  private remember(events: StoredEvent[]): void {
+    for (const event of events) this.recent.push(event);
+    if (this.recent.length >= 2 * RECENT_LIMIT) this.recent.splice(0, this.recent.length - RECENT_LIMIT); // trimmed now and then, not on every append
+  }
+
+  /** This instance's own events right after `after`, contiguous, at most `limit`; null when it does not hold the next one. */
+  private recentAfter(after: number, limit: number): StoredEvent[] | null {
+    const recent = this.recent;
+    if (recent.length === 0 || recent[recent.length - 1]!.position <= after) return null;
+    let index = recent.length - 1;
+    while (index > 0 && recent[index - 1]!.position > after) index--;
+    if (recent[index]!.position !== after + 1) return null;
+    const events: StoredEvent[] = [];
+    for (let i = index; i < recent.length && events.length < limit && recent[i]!.position === after + 1 + events.length; i++) events.push(recent[i]!);
+    return events;
   }
 
   /** Runs inside the IMMEDIATE transaction: nobody else can append between the check and the inserts. */
-  private appendLocked(stream: string, events: NewEvent[], expected: ExpectedRevision): AppendResult {
+  private appendLocked(stream: string, events: NewEvent[], expected: ExpectedRevision): AppendResult & { appended: StoredEvent[] } {
     const tail = this.statements.tail.get(stream) as { revision: number; hash: string } | undefined;
     const actual = tail ? tail.revision : 'no_stream';
     if (expected !== 'any' && expected !== actual) throw new WrongExpectedRevisionError(stream, expected, actual);
     const recordedAt = new Date().toISOString();
     let position = 0;
+    const appended: StoredEvent[] = [];
     for (const e of chainEvents(stream, tail ?? null, events)) {
-      const info = this.statements.insert.run(
-        e.eventId,
-        stream,
-        e.revision,
-        e.type,
-        JSON.stringify(e.data),
-        JSON.stringify(e.metadata),
-        recordedAt,
-        e.hash,
-        e.prevHash,
-      );
+      const data = JSON.stringify(e.data);
+      const metadata = JSON.stringify(e.metadata);
+      const info = this.statements.insert.run(e.eventId, stream, e.revision, e.type, data, metadata, recordedAt, e.hash, e.prevHash);
       position = Number(info.lastInsertRowid);
+      // Decoded from what was stored, so subscribers get exactly what a read of the file gives.
+      appended.push({
+        eventId: e.eventId,
+        type: e.type,
+        data: JSON.parse(data) as StoredEvent['data'],
+        metadata: JSON.parse(metadata) as StoredEvent['metadata'],
+        stream,
+        revision: e.revision,
+        position,
+        recordedAt,
+        hash: e.hash,
+        prevHash: e.prevHash,
+      });
     }
-    return { nextRevision: (tail ? tail.revision : -1) + events.length, position };
+    // Remembered only once the transaction commits: a rolled-back append is never delivered.
+    return { nextRevision: (tail ? tail.revision : -1) + events.length, position, appended };
   }
 
   async readStream(stream: string, options: { fromRevision?: number } = {}): Promise<StoredEvent[]> {
@@ -157,33 +272,31 @@ export class SqliteEventStore implements EventStore {
   subscribeAll(options: { after?: number }, onEvent: (event: StoredEvent) => Promise<void>): Subscription {
     this.assertOpen();
     const { after } = validateReadAll({ after: options.after });
-    return this.follow(after, SUBSCRIPTION_PAGE, async (rows, ctx) => {
-      let reached: number | null = null;
-      for (const row of rows) {
-        if (!(await deliver(toStoredEvent(row), onEvent, ctx))) return null;
-        reached = row.position;
+    return this.follow(after, SUBSCRIPTION_PAGE, async (batch, ctx) => {
+      for (const event of batch.events()) {
+        if (!(await deliver(event, onEvent, ctx))) return null;
       }
-      return reached;
+      return batch.lastPosition;
     });
   }
 
   subscribeAllPages(options: PageSubscriptionOptions, onPage: (page: EventPage) => Promise<void>): Subscription {
     this.assertOpen();
     const { after, limit, types } = validatePageOptions(options);
-    return this.follow(after, limit, async (rows, ctx) => {
+    return this.follow(after, limit, async (batch, ctx) => {
       // Filtered rows are never JSON-decoded: a mailer skips login events for the price of a type check.
-      const events = (types ? rows.filter((row) => types.has(row.type)) : rows).map(toStoredEvent);
-      const page = { events, lastPosition: rows[rows.length - 1]!.position };
+      const page = { events: batch.events(types), lastPosition: batch.lastPosition };
       return (await deliverPage(page, onPage, ctx)) ? page.lastPosition : null;
     });
   }
 
   /**
-   * The subscription loop both kinds share: read a page of rows after the cursor, hand it to
-   * `consume` (which returns the position it got through, or null when stopped), and sleep until
-   * the next append (or poll) once the log is read to its end.
+   * The subscription loop both kinds share: read a batch after the cursor (this instance's own
+   * recent appends when it holds the very next position, else a page of rows from the file),
+   * hand it to `consume` (which returns the position it got through, or null when stopped), and
+   * sleep until the next append (or poll) once the log is read to its end.
    */
-  private follow(after: number, limit: number, consume: (rows: Row[], ctx: DeliveryContext) => Promise<number | null>): Subscription {
+  private follow(after: number, limit: number, consume: (batch: Batch, ctx: DeliveryContext) => Promise<number | null>): Subscription {
     let cursor = after;
     let stopped = false;
     const sleeper = new Sleeper(); // per subscription, so stop() wakes only this one out of a backoff
@@ -193,21 +306,26 @@ export class SqliteEventStore implements EventStore {
     const loop = (async () => {
       while (!stopped) {
         const seq = this.appendSeq;
-        let rows: Row[];
+        let batch: Batch | null;
+        const own = this.recentAfter(cursor, limit);
         try {
-          rows = this.statements.readAll.all(cursor, limit) as Row[];
+          const rows = own ? null : (this.statements.readAll.all(cursor, limit) as Row[]);
+          batch = own ? eventBatch(own) : rows!.length > 0 ? rowBatch(rows!) : null;
         } catch (error) {
           // e.g. SQLITE_BUSY beyond busy_timeout: a subscription must outlive transient errors.
           console.error('sqlite event store subscription: read failed; retrying', error);
           await sleeper.sleep(this.options.maxRetryDelayMs ?? 1000);
           continue;
         }
-        if (rows.length > 0) {
-          const reached = await consume(rows, ctx);
+        if (batch) {
+          const reached = await consume(batch, ctx);
           if (reached === null) return;
           cursor = reached;
         }
-        if (rows.length < limit && seq === this.appendSeq && !stopped) await this.waitForAppend(sleeper, wakeOnAppend);
+        // Read to the end: of the file, or of this instance's appends (others' are seen by polling,
+        // as ever; a batch of own events that stopped at another process's append reads on at once).
+        const drained = own ? own.length < limit && this.recent[this.recent.length - 1]!.position === cursor : (batch?.length ?? 0) < limit;
+        if (drained && seq === this.appendSeq && !stopped) await this.waitForAppend(sleeper, wakeOnAppend);
       }
     })();
 
@@ -235,6 +353,7 @@ export class SqliteEventStore implements EventStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.commitQueued(); // appends already accepted are committed, not dropped
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
     this.closed = true;
     if (this.ownsDb) this.db.close();

@@ -5,6 +5,12 @@ import type { EventLogEntry, StatusView } from './views';
 export interface ReadModelStore {
   /** Applies one event to every view and moves the projection's checkpoint, atomically and idempotently. */
   apply(projection: string, event: StoredEvent): Promise<void>;
+  /**
+   * Applies a page of events in log order and moves the checkpoint to the last one: the same
+   * views as `apply` one event at a time. Idempotent; an adapter that can do it in one
+   * transaction does (SQLite), so a page costs one commit.
+   */
+  applyPage(projection: string, events: readonly StoredEvent[]): Promise<void>;
   checkpoint(projection: string): Promise<number>;
   status(tenantId: string, userId: string): Promise<StatusView | null>;
   eventLog(tenantId: string, userId: string, options?: { after?: number; limit?: number }): Promise<EventLogEntry[]>;

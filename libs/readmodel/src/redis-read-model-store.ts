@@ -151,6 +151,11 @@ export class RedisReadModelStore implements ReadModelStore {
     throw new Error(`Status view of ${account} kept changing while applying revision ${event.revision}; gave up after ${MAX_APPLY_ATTEMPTS} attempts`);
   }
 
+  /** Event by event (each one atomic with its checkpoint, as `apply`): a crash mid-page replays the rest. */
+  async applyPage(projection: string, events: readonly StoredEvent[]): Promise<void> {
+    for (const event of events) await this.apply(projection, event);
+  }
+
   async checkpoint(projection: string): Promise<number> {
     const raw = await this.redis.get(this.checkpointKey(projection));
     return raw === null ? 0 : Number(raw);

@@ -7,7 +7,8 @@ import type { EventLogEntry, StatusView } from './views';
 
 /** Read models in the same SQLite file as the embedded event store (tables prefixed `rm_`). */
 export class SqliteReadModelStore implements ReadModelStore {
-  private readonly applyTx: (projection: string, event: StoredEvent) => void;
+  private readonly applyTx: (projection: string, events: readonly StoredEvent[]) => void;
+  private readonly statements: { checkpoint: Database.Statement; status: Database.Statement; eventLog: Database.Statement };
 
   constructor(private readonly db: Database.Database) {
     db.exec(`
@@ -19,37 +20,46 @@ export class SqliteReadModelStore implements ReadModelStore {
     const putStatus = db.prepare('INSERT INTO rm_status (tenant_id, user_id, view) VALUES (?, ?, ?) ON CONFLICT (tenant_id, user_id) DO UPDATE SET view = excluded.view');
     const putLog = db.prepare('INSERT OR IGNORE INTO rm_event_log (tenant_id, user_id, revision, position, entry) VALUES (?, ?, ?, ?, ?)');
     const putCheckpoint = db.prepare('INSERT INTO rm_checkpoints (projection, position) VALUES (?, ?) ON CONFLICT (projection) DO UPDATE SET position = MAX(position, excluded.position)');
-    this.applyTx = db.transaction((projection: string, event: StoredEvent) => {
-      const stream = parseStream(event.stream);
-      if (stream.kind === 'account') {
+    // One transaction per page: its views and the checkpoint commit together.
+    this.applyTx = db.transaction((projection: string, events: readonly StoredEvent[]) => {
+      for (const event of events) {
+        const stream = parseStream(event.stream);
+        if (stream.kind !== 'account') continue;
         const row = getStatus.get(stream.tenantId, stream.userId) as { view: string } | undefined;
         const before = row ? (JSON.parse(row.view) as StatusView) : null;
         const after = projectStatus(before, event);
         if (after && after !== before) putStatus.run(stream.tenantId, stream.userId, JSON.stringify(after));
         putLog.run(stream.tenantId, stream.userId, event.revision, event.position, JSON.stringify(toLogEntry(event)));
       }
-      putCheckpoint.run(projection, event.position);
+      if (events.length > 0) putCheckpoint.run(projection, events[events.length - 1]!.position);
     });
+    this.statements = {
+      checkpoint: db.prepare('SELECT position FROM rm_checkpoints WHERE projection = ?'),
+      status: getStatus,
+      eventLog: db.prepare('SELECT entry FROM rm_event_log WHERE tenant_id = ? AND user_id = ? AND revision > ? ORDER BY revision LIMIT ?'),
+    };
   }
 
   async apply(projection: string, event: StoredEvent): Promise<void> {
-    this.applyTx(projection, event);
+    this.applyTx(projection, [event]);
+  }
+
+  async applyPage(projection: string, events: readonly StoredEvent[]): Promise<void> {
+    this.applyTx(projection, events);
   }
 
   async checkpoint(projection: string): Promise<number> {
-    const row = this.db.prepare('SELECT position FROM rm_checkpoints WHERE projection = ?').get(projection) as { position: number } | undefined;
+    const row = this.statements.checkpoint.get(projection) as { position: number } | undefined;
     return row?.position ?? 0;
   }
 
   async status(tenantId: string, userId: string): Promise<StatusView | null> {
-    const row = this.db.prepare('SELECT view FROM rm_status WHERE tenant_id = ? AND user_id = ?').get(tenantId, userId) as { view: string } | undefined;
+    const row = this.statements.status.get(tenantId, userId) as { view: string } | undefined;
     return row ? (JSON.parse(row.view) as StatusView) : null;
   }
 
   async eventLog(tenantId: string, userId: string, options: { after?: number; limit?: number } = {}): Promise<EventLogEntry[]> {
-    const rows = this.db
-      .prepare('SELECT entry FROM rm_event_log WHERE tenant_id = ? AND user_id = ? AND revision > ? ORDER BY revision LIMIT ?')
-      .all(tenantId, userId, options.after ?? -1, options.limit ?? 100) as { entry: string }[];
+    const rows = this.statements.eventLog.all(tenantId, userId, options.after ?? -1, options.limit ?? 100) as { entry: string }[];
     return rows.map((row) => JSON.parse(row.entry) as EventLogEntry);
   }
 
@@ -65,34 +75,49 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 }
 
+/** Key-value entries (snapshots, checkpoints, dedupe marks) with an optional expiry; statements prepared once. */
 export class SqliteKeyValueStore implements KeyValueStore {
+  private readonly statements: {
+    get: Database.Statement;
+    set: Database.Statement;
+    deleteExpired: Database.Statement;
+    insertIfAbsent: Database.Statement;
+    delete: Database.Statement;
+  };
+  private readonly setIfAbsentTx: (key: string, value: string, expiresAt: number | null, now: number) => boolean;
+
   constructor(private readonly db: Database.Database) {
     db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER)');
+    this.statements = {
+      get: db.prepare('SELECT value, expires_at FROM kv WHERE key = ?'),
+      set: db.prepare('INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at'),
+      deleteExpired: db.prepare('DELETE FROM kv WHERE key = ? AND expires_at IS NOT NULL AND expires_at <= ?'),
+      insertIfAbsent: db.prepare('INSERT OR IGNORE INTO kv (key, value, expires_at) VALUES (?, ?, ?)'),
+      delete: db.prepare('DELETE FROM kv WHERE key = ?'),
+    };
+    this.setIfAbsentTx = db.transaction((key: string, value: string, expiresAt: number | null, now: number) => {
+      this.statements.deleteExpired.run(key, now);
+      return this.statements.insertIfAbsent.run(key, value, expiresAt).changes === 1;
+    });
   }
 
   async get(key: string): Promise<string | null> {
-    const row = this.db.prepare('SELECT value, expires_at FROM kv WHERE key = ?').get(key) as { value: string; expires_at: number | null } | undefined;
+    const row = this.statements.get.get(key) as { value: string; expires_at: number | null } | undefined;
     if (!row || (row.expires_at !== null && row.expires_at <= Date.now())) return null;
     return row.value;
   }
 
   async set(key: string, value: string, ttlSeconds?: number): Promise<void> {
-    this.db
-      .prepare('INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at')
-      .run(key, value, ttlSeconds ? Date.now() + ttlSeconds * 1000 : null);
+    this.statements.set.run(key, value, ttlSeconds ? Date.now() + ttlSeconds * 1000 : null);
   }
 
   async setIfAbsent(key: string, value: string, ttlSeconds?: number): Promise<boolean> {
-    return this.db.transaction(() => {
-      const now = Date.now();
-      this.db.prepare('DELETE FROM kv WHERE key = ? AND expires_at IS NOT NULL AND expires_at <= ?').run(key, now);
-      const result = this.db.prepare('INSERT OR IGNORE INTO kv (key, value, expires_at) VALUES (?, ?, ?)').run(key, value, ttlSeconds ? now + ttlSeconds * 1000 : null);
-      return result.changes === 1;
-    })();
+    const now = Date.now();
+    return this.setIfAbsentTx(key, value, ttlSeconds ? now + ttlSeconds * 1000 : null, now);
   }
 
   async delete(key: string): Promise<void> {
-    this.db.prepare('DELETE FROM kv WHERE key = ?').run(key);
+    this.statements.delete.run(key);
   }
 
   async close(): Promise<void> {}

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { accountDecider, accountStream, type AccountCommand, type AccountEvent, type AccountState } from '@twostep/domain';
+import { accountDecider, accountStream, type AccountCommand, type AccountEvent, type AccountState, type DecisionContext } from '@twostep/domain';
 import type { Actor } from '@twostep/eventstore';
 import type { RunResult, Runtime } from '@twostep/app';
 import { RUNTIME } from '../tokens';
@@ -20,7 +20,7 @@ export class AccountRunner {
   run(
     account: AccountRef,
     actor: Actor,
-    command: (state: AccountState, now: Date) => AccountCommand | Promise<AccountCommand>,
+    command: (state: AccountState, now: Date, context: DecisionContext) => AccountCommand | Promise<AccountCommand>,
   ): Promise<RunResult<AccountState, AccountEvent>> {
     return this.runtime.commandPath.run({
       stream: accountStream(account.tenantId, account.userId),

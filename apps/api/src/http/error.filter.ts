@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/co
 import type { Response } from 'express';
 import { DomainError, type DomainErrorCode } from '@twostep/domain';
 import type { Logger } from 'pino';
+import { ERROR_CODE_LOCAL } from './observability';
 
 /** The one place domain error codes become HTTP statuses. */
 export const STATUS_OF: Record<DomainErrorCode, number> = {
@@ -21,37 +22,44 @@ export const STATUS_OF: Record<DomainErrorCode, number> = {
   invalid_policy: 400,
 };
 
+/** Answers with the error shape, and leaves the stable code for the request metric (httpMetrics). */
+function send(response: Response, status: number, body: { error: string; message: string }): void {
+  response.locals[ERROR_CODE_LOCAL] = body.error;
+  response.status(status).json(body);
+}
+
 @Catch()
 export class ErrorFilter implements ExceptionFilter {
   constructor(private readonly logger: Logger) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
+
     if (exception instanceof DomainError) {
       if (exception.code === 'resend_cooldown') response.setHeader('Retry-After', String(exception.details.retryAfterSeconds));
-      response.status(STATUS_OF[exception.code]).json({ error: exception.code, message: exception.message, ...exception.details });
+      send(response, STATUS_OF[exception.code], { error: exception.code, message: exception.message, ...exception.details });
       return;
     }
     if ((exception as { code?: string } | null)?.code === 'wrong_expected_revision') {
       // Retries on concurrent writes ran out: the caller may simply try again.
-      response.status(409).json({ error: 'concurrent_update', message: 'The account changed concurrently; try again.' });
+      send(response, 409, { error: 'concurrent_update', message: 'The account changed concurrently; try again.' });
       return;
     }
     if (exception instanceof HttpException && exception.getStatus() === 400 && exception.message.startsWith('Failed to decode param')) {
-      response.status(400).json({ error: 'invalid_id', message: 'A path id (tenantId, userId or challengeId) is not valid percent-encoding.' });
+      send(response, 400, { error: 'invalid_id', message: 'A path id (tenantId, userId or challengeId) is not valid percent-encoding.' });
       return;
     }
     if (exception instanceof HttpException) {
       const body = exception.getResponse();
       const status = exception.getStatus();
       if (typeof body === 'object' && body !== null && 'error' in body && typeof (body as { error: unknown }).error === 'string' && 'message' in body && typeof (body as { message: unknown }).message === 'string' && !('statusCode' in body)) {
-        response.status(status).json(body);
+        send(response, status, body as { error: string; message: string });
       } else {
-        response.status(status).json({ error: status === 404 ? 'not_found' : `http_${status}`, message: exception.message });
+        send(response, status, { error: status === 404 ? 'not_found' : `http_${status}`, message: exception.message });
       }
       return;
     }
     this.logger.error({ err: exception }, 'unhandled error');
-    response.status(500).json({ error: 'internal_error', message: 'Something went wrong on our side.' });
+    send(response, 500, { error: 'internal_error', message: 'Something went wrong on our side.' });
   }
 }

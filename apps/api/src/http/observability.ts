@@ -1,9 +1,8 @@
-import { CallHandler, Controller, ExecutionContext, Get, Header, Inject, Injectable, NestInterceptor } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Injectable } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import type { Request, Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { tap, type Observable } from 'rxjs';
 import type { Runtime } from '@twostep/app';
 import { STATUS_PROJECTION } from '@twostep/readmodel';
 import { RUNTIME } from '../tokens';
@@ -31,29 +30,25 @@ export class Metrics {
   }
 }
 
-@Injectable()
-export class MetricsInterceptor implements NestInterceptor {
-  constructor(private readonly metrics: Metrics) {}
+/** Set by the error filter on the response, so the request metric can count refusals by code. */
+export const ERROR_CODE_LOCAL = 'twostepErrorCode';
 
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+/**
+ * Express middleware (registered before the routes): when the response is finished, observes
+ * its duration under the matched route and the status actually sent (a 4xx from a handler is a
+ * 4xx), and counts a refusal under its stable error code.
+ */
+export function httpMetrics(metrics: Metrics) {
+  return (request: Request, response: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();
-    const http = context.switchToHttp();
-    const request = http.getRequest<Request>();
-    const record = (status: number) =>
-      this.metrics.httpDuration.observe(
-        { method: request.method, route: (request.route as { path?: string } | undefined)?.path ?? 'unknown', status: String(status) },
-        Number(process.hrtime.bigint() - started) / 1e9,
-      );
-    return next.handle().pipe(
-      tap({
-        next: () => record(http.getResponse<Response>().statusCode),
-        error: (error: { getStatus?: () => number; code?: string; response?: { error?: string } }) => {
-          record(typeof error.getStatus === 'function' ? error.getStatus() : 500);
-          this.metrics.outcomes.inc({ error: error.response?.error ?? error.code ?? 'internal_error' });
-        },
-      }),
-    );
-  }
+    response.once('finish', () => {
+      const route = (request.route as { path?: string } | undefined)?.path ?? 'unknown';
+      metrics.httpDuration.observe({ method: request.method, route, status: String(response.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9);
+      const code = response.locals[ERROR_CODE_LOCAL] as string | undefined;
+      if (code) metrics.outcomes.inc({ error: code });
+    });
+    next();
+  };
 }
 
 @ApiExcludeController()

@@ -95,6 +95,22 @@ export function readModelStoreContract(name: string, factory: () => Promise<Read
     }
 
     describe('apply', () => {
+      it('applyPage gives the views, logs and checkpoint of its events applied one by one, and a second time changes nothing', async () => {
+        const page = [...history('alice', 1), ...history('bob', 9)];
+        await store.applyPage(projection, page);
+        const paged = await snapshot(['alice', 'bob']);
+        expect(paged.checkpoint).toBe(16);
+        expect(paged.views.map((view) => view?.revision)).toEqual([7, 7]);
+        expect(paged.logs.map((log) => log.length)).toEqual([8, 8]);
+
+        await store.applyPage(projection, page);
+        expect(await snapshot(['alice', 'bob'])).toEqual(paged);
+
+        await store.reset(projection);
+        await applyAll(page);
+        expect(await snapshot(['alice', 'bob'])).toEqual(paged);
+      });
+
       it('builds the status view and the event log from the events, and moves the checkpoint', async () => {
         const events = history('alice', 1);
         expect(await store.status(tenant, 'alice')).toBeNull();

@@ -38,13 +38,17 @@ export class StartChallengeHandler implements ICommandHandler<StartChallengeComm
     const challengeId = randomId();
     const deviceTokenHash = deviceToken ? hasher.hash('device-token', accountScope(account), deviceToken) : undefined;
     const contact = email ? { recipient: sealer.seal(email), maskedRecipient: maskEmail(email) } : undefined;
-    const result = await this.accounts.run(account, actorOf(principal), () => ({
-      type: 'StartChallenge',
-      challengeId,
-      code: prepareEmailCode(hasher, sealer, account, challengeId),
-      ...(deviceTokenHash ? { deviceTokenHash } : {}),
-      ...(contact ? { contact } : {}),
-    }));
+    const result = await this.accounts.run(account, actorOf(principal), (state, now, { policy }) => {
+      const requirement = challengeRequirement(state, policy, now, deviceTokenHash);
+      return {
+        type: 'StartChallenge',
+        challengeId,
+        // Only an email challenge uses a code: a TOTP login does not pay for sealing one.
+        ...(requirement.required && requirement.method === 'email' ? { code: prepareEmailCode(hasher, sealer, account, challengeId) } : {}),
+        ...(deviceTokenHash ? { deviceTokenHash } : {}),
+        ...(contact ? { contact } : {}),
+      };
+    });
     const started = result.events.find((event) => event.type === 'ChallengeStarted');
     if (!started) {
       const policy = await this.runtime.policies.get(account.tenantId);

@@ -1,0 +1,41 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Logger } from 'pino';
+import { createRuntime, type Clock, type Runtime } from '@twostep/app';
+import type { Env } from '@twostep/config';
+import { createApiApp } from './create-app';
+import { distributedAdapters } from './distributed';
+import { EmbeddedWorkers } from './embedded';
+import { createLogger } from './http/logger';
+
+export interface ApiServer {
+  app: NestExpressApplication;
+  runtime: Runtime;
+  logger: Logger;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * The api process as `main.ts` runs it: runtime, embedded workers (embedded mode), HTTP app,
+ * listening on PORT/HOST. The benchmark starts exactly this with its own clock.
+ */
+export async function startApi(env: Env, options: { clock?: Clock } = {}): Promise<ApiServer> {
+  const logger = createLogger(env.LOG_LEVEL);
+  const embedded = env.TWOSTEP_MODE === 'embedded';
+  const runtime = await createRuntime(env, { generateMissingKeys: embedded, needsOpener: embedded, clock: options.clock }, distributedAdapters());
+  const workers = embedded ? new EmbeddedWorkers(runtime, logger) : null;
+  await workers?.start();
+  const app = await createApiApp(runtime, logger);
+  await app.listen(env.PORT, env.HOST);
+  return {
+    app,
+    runtime,
+    logger,
+    embedded,
+    async close() {
+      await app.close();
+      await workers?.stop();
+      await runtime.close();
+    },
+  };
+}
