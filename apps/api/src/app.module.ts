@@ -32,7 +32,10 @@ export class ApiModule {
     return {
       module: ApiModule,
       imports: [CqrsModule.forRoot(), TerminusModule.forRoot({ logger: false })],
+      // Express tries routes in registration order: the login's two routes (most of the traffic) first.
       controllers: [
+        StartChallengeController,
+        VerifyChallengeController,
         GetStatusController,
         SetupTotpController,
         ConfirmTotpController,
@@ -41,8 +44,6 @@ export class ApiModule {
         ResellerDisableController,
         UnlockAccountController,
         RecordPasswordResetController,
-        StartChallengeController,
-        VerifyChallengeController,
         UseRecoveryCodeController,
         ResendCodeController,
         AccountHistoryController,

@@ -21,13 +21,14 @@ export async function createApiApp(runtime: Runtime, logger: Logger): Promise<Ne
   // JSON in: a body of any other type is refused before it can reach a command.
   app.use((request: Request, response: Response, next: NextFunction) => {
     const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
-    if (hasBody && !request.is('application/json')) {
+    if (hasBody && !isJson(request.headers['content-type'])) {
       response.status(415).json({ error: 'unsupported_media_type', message: 'Send request bodies as application/json.' });
       return;
     }
     next();
   });
-  app.useBodyParser('json', { limit: runtime.env.TWOSTEP_BODY_LIMIT, strict: true });
+  // Every body that got here is JSON (checked above), so the parser does not look at the type again.
+  app.useBodyParser('json', { limit: runtime.env.TWOSTEP_BODY_LIMIT, strict: true, type: () => true });
   // Body-parser failures happen before Nest routing, so they get their stable codes here.
   app.use((error: { type?: string; status?: number }, _request: Request, response: Response, next: NextFunction) => {
     if (error?.type === 'entity.too.large') {
@@ -52,4 +53,11 @@ export async function createApiApp(runtime: Runtime, logger: Logger): Promise<Ne
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   return app;
+}
+
+/** application/json, with or without parameters (the charset is body-parser's to check). */
+function isJson(contentType: string | undefined): boolean {
+  if (!contentType) return false;
+  const semicolon = contentType.indexOf(';');
+  return (semicolon < 0 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase() === 'application/json';
 }

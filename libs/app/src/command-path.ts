@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { timeOrderedUuid } from '@twostep/crypto';
 import type { Decider } from '@twostep/domain';
 import { WrongExpectedRevisionError, type Actor, type EventStore } from '@twostep/eventstore';
 import type { KeyValueStore } from '@twostep/readmodel';
@@ -107,7 +107,7 @@ export class CommandPath {
         await this.store.append(
           stream,
           events.map((event) => ({
-            eventId: randomUUID(),
+            eventId: timeOrderedUuid(),
             type: event.type,
             data: event.data as Record<string, unknown>,
             metadata: {

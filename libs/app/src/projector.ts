@@ -13,6 +13,11 @@ export interface Logger {
  * replays at most the page in flight, and the views ignore what they have already seen.
  */
 const PROJECTOR_PAGE = 500;
+/**
+ * After a short page, the projector waits this long before reading on, so under load it commits
+ * a page every few ms instead of one per append (a query's read-your-writes wait grows by at most this).
+ */
+const SETTLE_MS = 5;
 
 export class Projector {
   private subscription: Subscription | null = null;
@@ -25,7 +30,10 @@ export class Projector {
 
   async start(): Promise<void> {
     const after = await this.readModels.checkpoint(this.projection);
-    this.subscription = this.store.subscribeAllPages({ after, limit: PROJECTOR_PAGE }, (page) => this.readModels.applyPage(this.projection, page.events));
+    this.subscription = this.store.subscribeAllPages({ after, limit: PROJECTOR_PAGE }, async (page) => {
+      await this.readModels.applyPage(this.projection, page.events);
+      if (page.events.length < PROJECTOR_PAGE) await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    });
   }
 
   async stop(): Promise<void> {

@@ -1,4 +1,4 @@
-import { generateNumericCode, generateRecoveryCodes, normalizeRecoveryCode, randomId, randomToken } from './index';
+import { generateNumericCode, generateRecoveryCodes, normalizeRecoveryCode, randomId, randomToken, timeOrderedUuid } from './index';
 
 describe('random codes', () => {
   it('generates 10 unique recovery codes in the xxxxx-xxxxx format without ambiguous characters', () => {
@@ -33,5 +33,16 @@ describe('random codes', () => {
     expect(Buffer.from(randomToken(16), 'base64url')).toHaveLength(16);
     expect(randomToken()).not.toBe(randomToken());
     expect(randomId()).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+});
+
+describe('timeOrderedUuid', () => {
+  it('is a UUID version 7 (RFC 9562) whose first 48 bits are the milliseconds, so later ids sort after earlier ones', () => {
+    const at = Date.UTC(2026, 11, 2, 13, 0, 0, 123);
+    const id = timeOrderedUuid(at);
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(parseInt(id.replace(/-/g, '').slice(0, 12), 16)).toBe(at);
+    expect(timeOrderedUuid(at + 1) > timeOrderedUuid(at)).toBe(true);
+    expect(new Set(Array.from({ length: 1000 }, () => timeOrderedUuid(at))).size).toBe(1000);
   });
 });

@@ -157,6 +157,27 @@ describe('SqliteEventStore', () => {
     expect(verifyChain(await store.readAll())).toEqual([]);
   });
 
+  it('answers a read past a stream\'s end without a query, yet sees another connection\'s (process\'s) append at once', async () => {
+    const file = tempFile();
+    const a = track(SqliteEventStore.open(file));
+    const b = track(SqliteEventStore.open(file));
+    const s = newStream();
+    await a.append(s, [newEvent('A1')], 'no_stream');
+    expect(await a.readStream(s, { fromRevision: 1 })).toEqual([]);
+    await b.append(s, [newEvent('B1')], 0);
+    expect((await a.readStream(s, { fromRevision: 1 })).map((e) => e.type)).toEqual(['B1']);
+
+    // Two stores on one connection: data_version does not move for them, so they share what they know.
+    const db = new Database(file);
+    const c = new SqliteEventStore(db);
+    const d = new SqliteEventStore(db);
+    expect(await c.readStream(s, { fromRevision: 2 })).toEqual([]);
+    await d.append(s, [newEvent('D1')], 1);
+    expect((await c.readStream(s, { fromRevision: 2 })).map((e) => e.type)).toEqual(['D1']);
+    await Promise.all([c.close(), d.close()]);
+    db.close();
+  });
+
   it('keeps one gapless, valid chain when several processes append to one stream at once', async () => {
     const file = tempFile();
     track(SqliteEventStore.open(file)); // creates the file and table before the race

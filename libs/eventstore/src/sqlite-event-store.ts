@@ -41,8 +41,28 @@ interface Row {
 const SUBSCRIPTION_PAGE = 500;
 /** How many of this instance's own recent appends it keeps decoded for its subscriptions. */
 const RECENT_LIMIT = 2000;
+/** Streams whose end this instance remembers (forgotten all at once beyond this). */
+const KNOWN_STREAMS_LIMIT = 50_000;
 
 type DeliveryContext = Parameters<typeof deliver>[2];
+
+/**
+ * Per stream, the first revision known not to exist (so none after it do), valid while the
+ * connection's data_version stands. Kept per connection: every store instance on a connection
+ * writes through it, and data_version only moves for other connections' commits.
+ */
+interface KnownEnds {
+  emptyFrom: Map<string, number>;
+  dataVersion: number;
+}
+const knownByConnection = new WeakMap<Database.Database, KnownEnds>();
+/** Connections whose data_version was read in this turn of the event loop (process-wide). */
+const lookedThisTurn = new Set<KnownEnds>();
+function knownEnds(db: Database.Database): KnownEnds {
+  let known = knownByConnection.get(db);
+  if (!known) knownByConnection.set(db, (known = { emptyFrom: new Map(), dataVersion: -1 }));
+  return known;
+}
 
 interface QueuedAppend {
   stream: string;
@@ -96,6 +116,8 @@ export class SqliteEventStore implements EventStore {
    */
   private readonly recent: StoredEvent[] = [];
   private wakeScheduled = false;
+  /** What is known of streams' ends on this connection (shared by every store instance on it). */
+  private readonly known: KnownEnds;
   private closed = false;
 
   /** Opens (creating if needed) a database file owned by the store: close() closes it. */
@@ -135,6 +157,7 @@ export class SqliteEventStore implements EventStore {
       );
     `);
     this.statements = prepare(db);
+    this.known = knownEnds(db);
     // Nested in the batch's transaction, each append runs under its own SAVEPOINT: a refused one
     // (wrong expected revision, duplicate event id) is rolled back alone, the others commit.
     const one = db.transaction((item: QueuedAppend) => this.appendLocked(item.stream, item.events, item.expected));
@@ -174,13 +197,18 @@ export class SqliteEventStore implements EventStore {
     if (items.length === 0) return;
     this.queue = [];
     let settled: Settled[];
+    lookedThisTurn.clear(); // a commit here may be another connection's news: look again
     try {
       settled = this.commitTx(items);
     } catch (error) {
       for (const item of items) item.reject(error); // e.g. SQLITE_BUSY past busy_timeout: nothing of the group was written
       return;
     }
-    for (const result of settled) if (result.ok) this.remember(result.appended);
+    settled.forEach((result, i) => {
+      if (!result.ok) return;
+      this.remember(result.appended);
+      this.learnEmptyFrom(items[i]!.stream, result.nextRevision + 1); // this commit held the write lock: that is the stream's end
+    });
     this.appendSeq++;
     this.wakeSubscriptions();
     settled.forEach((result, i) => (result.ok ? items[i]!.resolve({ nextRevision: result.nextRevision, position: result.position }) : items[i]!.reject(result.error)));
@@ -249,8 +277,37 @@ export class SqliteEventStore implements EventStore {
 
   async readStream(stream: string, options: { fromRevision?: number } = {}): Promise<StoredEvent[]> {
     this.assertOpen();
-    const rows = this.statements.readStream.all(stream, options.fromRevision ?? 0) as Row[];
+    const from = options.fromRevision ?? 0;
+    // A command path that holds a stream's state asks for what came after it: usually nothing.
+    // While no other connection has committed, this instance knows that without a query.
+    if (this.othersUnchanged() && from >= (this.known.emptyFrom.get(stream) ?? Number.POSITIVE_INFINITY)) return [];
+    const rows = this.statements.readStream.all(stream, from) as Row[];
+    this.learnEmptyFrom(stream, rows.length > 0 ? rows[rows.length - 1]!.revision + 1 : from);
     return rows.map(toStoredEvent);
+  }
+
+  /**
+   * False (and forgets what it knew of streams' ends) when another connection (process) has
+   * committed since the last look: SQLite's data_version moves only for other connections'
+   * commits. A look holds for the rest of this turn of the event loop (a statement costs a WAL
+   * read lock), until any store in this process commits: whatever a request could have learned
+   * of another commit reaches it in a later turn.
+   */
+  private othersUnchanged(): boolean {
+    if (lookedThisTurn.has(this.known)) return true;
+    const version = this.statements.dataVersion.get() as number;
+    if (lookedThisTurn.size === 0) setImmediate(() => lookedThisTurn.clear());
+    lookedThisTurn.add(this.known);
+    if (version === this.known.dataVersion) return true;
+    this.known.dataVersion = version;
+    this.known.emptyFrom.clear();
+    return false;
+  }
+
+  private learnEmptyFrom(stream: string, revision: number): void {
+    const { emptyFrom } = this.known;
+    if (emptyFrom.size >= KNOWN_STREAMS_LIMIT) emptyFrom.clear();
+    emptyFrom.set(stream, revision);
   }
 
   async readAll(options: { after?: number; limit?: number } = {}): Promise<StoredEvent[]> {
@@ -373,6 +430,7 @@ function prepare(db: Database.Database) {
     readStream: db.prepare('SELECT * FROM es_events WHERE stream = ? AND revision >= ? ORDER BY revision'),
     readAll: db.prepare('SELECT * FROM es_events WHERE position > ? ORDER BY position LIMIT ?'),
     head: db.prepare('SELECT MAX(position) AS head FROM es_events'),
+    dataVersion: db.prepare('PRAGMA data_version').pluck(),
   };
 }
 

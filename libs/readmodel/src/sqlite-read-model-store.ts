@@ -20,16 +20,26 @@ export class SqliteReadModelStore implements ReadModelStore {
     const putStatus = db.prepare('INSERT INTO rm_status (tenant_id, user_id, view) VALUES (?, ?, ?) ON CONFLICT (tenant_id, user_id) DO UPDATE SET view = excluded.view');
     const putLog = db.prepare('INSERT OR IGNORE INTO rm_event_log (tenant_id, user_id, revision, position, entry) VALUES (?, ?, ?, ?, ?)');
     const putCheckpoint = db.prepare('INSERT INTO rm_checkpoints (projection, position) VALUES (?, ?) ON CONFLICT (projection) DO UPDATE SET position = MAX(position, excluded.position)');
-    // One transaction per page: its views and the checkpoint commit together.
+    // One transaction per page: its views and the checkpoint commit together. A view is read
+    // once per page and written once, however many of the page's events are its account's.
     this.applyTx = db.transaction((projection: string, events: readonly StoredEvent[]) => {
+      const views = new Map<string, { tenantId: string; userId: string; before: StatusView | null; view: StatusView | null }>();
       for (const event of events) {
         const stream = parseStream(event.stream);
         if (stream.kind !== 'account') continue;
-        const row = getStatus.get(stream.tenantId, stream.userId) as { view: string } | undefined;
-        const before = row ? (JSON.parse(row.view) as StatusView) : null;
-        const after = projectStatus(before, event);
-        if (after && after !== before) putStatus.run(stream.tenantId, stream.userId, JSON.stringify(after));
+        const key = `${stream.tenantId}|${stream.userId}`;
+        let entry = views.get(key);
+        if (!entry) {
+          const row = getStatus.get(stream.tenantId, stream.userId) as { view: string } | undefined;
+          const before = row ? (JSON.parse(row.view) as StatusView) : null;
+          entry = { tenantId: stream.tenantId, userId: stream.userId, before, view: before };
+          views.set(key, entry);
+        }
+        entry.view = projectStatus(entry.view, event);
         putLog.run(stream.tenantId, stream.userId, event.revision, event.position, JSON.stringify(toLogEntry(event)));
+      }
+      for (const { tenantId, userId, before, view } of views.values()) {
+        if (view && view !== before) putStatus.run(tenantId, userId, JSON.stringify(view));
       }
       if (events.length > 0) putCheckpoint.run(projection, events[events.length - 1]!.position);
     });
