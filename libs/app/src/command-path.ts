@@ -79,9 +79,18 @@ export class CommandPath {
     return snapshot ? { state: snapshot.state, revision: snapshot.revision, snapshotRevision: snapshot.revision } : { state: decider.initialState(), revision: -1, snapshotRevision: -1 };
   }
 
-  /** Most recently used last: a Map iterates in insertion order, so the first key is the one to drop. */
+  /**
+   * A Map iterates in insertion order, so the first key is the one to drop. A stream moves to the
+   * end when it moved on (a new revision), not on every read: re-inserting on each load of an
+   * unchanged stream (a tenant's policy, read by every command) only churns the Map.
+   */
   private remember<S>(stream: string, entry: Cached<S>): void {
-    this.cache.delete(stream);
+    const previous = this.cache.get(stream);
+    if (previous && previous.revision === entry.revision) {
+      this.cache.set(stream, entry); // same place
+      return;
+    }
+    if (previous) this.cache.delete(stream);
     this.cache.set(stream, entry);
     if (this.cache.size > CACHE_LIMIT) this.cache.delete(this.cache.keys().next().value!);
   }

@@ -46,14 +46,32 @@ function encode(value: unknown): string | undefined {
     value = (value as { toJSON(): unknown }).toJSON();
   }
   if (value === null || typeof value !== 'object') return JSON.stringify(value) as string | undefined;
-  if (Array.isArray(value)) return `[${value.map((item) => encode(item) ?? 'null').join(',')}]`;
-  const record = value as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const key of Object.keys(record).sort()) {
-    const encoded = encode(record[key]);
-    if (encoded !== undefined) parts.push(`${JSON.stringify(key)}:${encoded}`);
+  // Built by concatenation (no part arrays to join): this runs for every event appended.
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + (encode(value[i]) ?? 'null');
+    return `${out}]`;
   }
-  return `{${parts.join(',')}}`;
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (keys.length > 1) keys.sort();
+  let out = '{';
+  for (const key of keys) {
+    const encoded = encode(record[key]);
+    if (encoded !== undefined) out += (out.length === 1 ? '' : ',') + quoted(key) + ':' + encoded;
+  }
+  return `${out}}`;
+}
+
+/** JSON.stringify of a key, remembered: events use the same few dozen keys over and over. */
+const QUOTED = new Map<string, string>();
+function quoted(key: string): string {
+  let q = QUOTED.get(key);
+  if (q === undefined) {
+    q = JSON.stringify(key);
+    if (QUOTED.size < 1000) QUOTED.set(key, q);
+  }
+  return q;
 }
 
 /** Revision, hash and prevHash for events about to be appended after `tail` (null = new stream). */

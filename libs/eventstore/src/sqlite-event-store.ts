@@ -40,7 +40,7 @@ interface Row {
 
 const SUBSCRIPTION_PAGE = 500;
 /** How many of this instance's own recent appends it keeps decoded for its subscriptions. */
-const RECENT_LIMIT = 2000;
+const RECENT_LIMIT = 500;
 /** Streams whose end this instance remembers (forgotten all at once beyond this). */
 const KNOWN_STREAMS_LIMIT = 50_000;
 

@@ -34,8 +34,8 @@ export class ApiKeyGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<AuthedRequest>();
     const principal = this.authenticate(request.headers.authorization);
     const params = (request.params ?? {}) as Record<string, string>;
-    for (const [name, value] of Object.entries(params)) {
-      if (!ID_PATTERN.test(value)) {
+    for (const name in params) {
+      if (!ID_PATTERN.test(params[name]!)) {
         throw new ApiError(400, 'invalid_id', `${name} must be 1-64 characters of letters, digits and _@.+-`);
       }
     }

@@ -39,11 +39,20 @@ export const ERROR_CODE_LOCAL = 'twostepErrorCode';
  * 4xx), and counts a refusal under its stable error code.
  */
 export function httpMetrics(metrics: Metrics) {
+  // One histogram child per (method, route, status), looked up by a plain string: prom-client
+  // would otherwise sort and hash the label object on every request.
+  const children = new Map<string, { observe(value: number): void }>();
+  const child = (method: string, route: string, status: string) => {
+    const key = `${method} ${status} ${route}`;
+    let found = children.get(key);
+    if (!found) children.set(key, (found = metrics.httpDuration.labels({ method, route, status })));
+    return found;
+  };
   return (request: Request, response: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();
     response.once('finish', () => {
       const route = (request.route as { path?: string } | undefined)?.path ?? 'unknown';
-      metrics.httpDuration.observe({ method: request.method, route, status: String(response.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9);
+      child(request.method, route, String(response.statusCode)).observe(Number(process.hrtime.bigint() - started) / 1e9);
       const code = response.locals[ERROR_CODE_LOCAL] as string | undefined;
       if (code) metrics.outcomes.inc({ error: code });
     });
