@@ -1,3 +1,4 @@
+import { totpCodeAt } from '@twostep/crypto';
 import { accountUrl, KEYS, startTestApp, type TestApp } from '../support/harness';
 import { bare, enableTotp, expectRefused, head, midStep, wrongTotpCode } from '../support/edge-helpers';
 
@@ -337,6 +338,70 @@ describe('bad input over HTTP', () => {
       expect(ready.body.status).toBe('ok');
     });
 
+    it('a 401 says how to authenticate (WWW-Authenticate: Bearer)', async () => {
+      const unauthorised = await bare(t, 'get', `${alice}/two-factor`).expect(401);
+      expect(unauthorised.headers['www-authenticate']).toBe('Bearer');
+      const unknownKey = await t.http.get(`${alice}/two-factor`).set('Authorization', 'Bearer not-a-key-of-ours-00000000000000').expect(401);
+      expect(unknownKey.headers['www-authenticate']).toBe('Bearer');
+    });
+
+    it('API answers are never cached: setup, confirm, recovery codes, verify and refusals carry Cache-Control: no-store', async () => {
+      const url = accountUrl('store-1', 'edge-cache-carol');
+      const setup = await t.as('portal').post(`${url}/two-factor/totp/setup`).expect(200);
+      expect(setup.headers['cache-control']).toBe('no-store');
+      const confirm = await t.as('portal').post(`${url}/two-factor/totp/confirm`, { code: totpCodeAt(setup.body.secret as string, t.clock.now().getTime()) }).expect(200);
+      expect(confirm.headers['cache-control']).toBe('no-store');
+      expect((await t.as('portal').post(`${url}/two-factor/recovery-codes`).expect(200)).headers['cache-control']).toBe('no-store');
+      expect((await bare(t, 'get', `${url}/two-factor`).expect(401)).headers['cache-control']).toBe('no-store');
+      expect((await t.http.get('/health/live').expect(200)).headers['cache-control']).toBeUndefined();
+    });
+
+    it('a wrong method on a known route is a 405 with Allow; an unknown route stays a 404', async () => {
+      const put = await t.as('portal').put(`${alice}/challenges`, {}).expect(405);
+      expect(put.body).toMatchObject({ error: 'method_not_allowed' });
+      expect(put.headers.allow).toBe('POST');
+      expect((await t.http.delete('/health/live').expect(405)).headers.allow).toBe('GET, HEAD');
+      expect((await t.http.get('/v1/nothing-here').expect(404)).body).toMatchObject({ error: 'not_found' });
+    });
+
+    it('a 423 says when to come back (Retry-After: seconds until the lock ends)', async () => {
+      const { secret: daveSecret } = await enableTotp(t, 'portal', 'store-1', 'edge-locked-dave');
+      const dave = accountUrl('store-1', 'edge-locked-dave');
+      const challenge = await t.as('portal').post(`${dave}/challenges`, {}).expect(200);
+      let last = await t.as('portal').post(`${dave}/challenges/${challenge.body.challengeId as string}/verify`, { code: wrongTotpCode(daveSecret, t.clock.now().getTime()) });
+      for (let i = 0; i < 10 && last.status === 422; i++) {
+        last = await t.as('portal').post(`${dave}/challenges/${challenge.body.challengeId as string}/verify`, { code: wrongTotpCode(daveSecret, t.clock.now().getTime()) });
+      }
+      const locked = await t.as('portal').post(`${dave}/challenges`, {}).expect(423);
+      const lockedFor = (Date.parse(locked.body.lockedUntil as string) - t.clock.now().getTime()) / 1000;
+      expect(Number(locked.headers['retry-after'])).toBe(Math.ceil(lockedFor));
+      expect(lockedFor).toBeGreaterThan(60);
+    });
+
+    it('/metrics counts 2FA itself: challenges by method and outcome, verifications by outcome, locks, recovery codes, policy changes', async () => {
+      const { secret: erinSecret, recoveryCodes } = await enableTotp(t, 'portal', 'store-1', 'edge-metrics-erin');
+      const erin = accountUrl('store-1', 'edge-metrics-erin');
+      const login = await t.as('portal').post(`${erin}/challenges`, {}).expect(200);
+      await t.as('portal').post(`${erin}/challenges/${login.body.challengeId as string}/verify`, { code: wrongTotpCode(erinSecret, t.clock.now().getTime()) }).expect(422);
+      await t.as('portal').post(`${erin}/challenges/${login.body.challengeId as string}/verify`, { code: totpCodeAt(erinSecret, t.clock.now().getTime()) }).expect(200);
+      const again = await t.as('portal').post(`${erin}/challenges`, {}).expect(200);
+      await t.as('portal').post(`${erin}/challenges/${again.body.challengeId as string}/recovery`, { recoveryCode: recoveryCodes[0] }).expect(200);
+      await t.as('portal').post(`${accountUrl('store-1', 'edge-metrics-nobody')}/challenges`, {}).expect(200); // not enrolled
+      await t.as('admin').put('/v1/tenants/store-metrics/policy', { lockoutMinutes: 30 }).expect(200);
+
+      const { text } = await t.http.get('/metrics').expect(200);
+      const value = (line: string) => Number(new RegExp(`^${line.replace(/[{}]/g, '\\$&')} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+      expect(value('twostep_challenges_started_total{method="totp",outcome="required"}')).toBeGreaterThanOrEqual(2);
+      expect(value('twostep_challenges_started_total{method="none",outcome="not_enrolled"}')).toBeGreaterThanOrEqual(1);
+      expect(value('twostep_verifications_total{method="totp",outcome="passed"}')).toBeGreaterThanOrEqual(1);
+      expect(value('twostep_verifications_total{method="totp",outcome="invalid"}')).toBeGreaterThanOrEqual(1);
+      expect(value('twostep_verifications_total{method="recovery",outcome="passed"}')).toBeGreaterThanOrEqual(1);
+      expect(value('twostep_recovery_codes_used_total')).toBeGreaterThanOrEqual(1);
+      expect(value('twostep_account_locks_total')).toBeGreaterThanOrEqual(1); // dave, above
+      expect(value('twostep_verifications_total{method="totp",outcome="locked"}') + value('twostep_challenges_started_total{method="none",outcome="locked"}')).toBeGreaterThanOrEqual(1);
+      expect(value('twostep_policy_changes_total')).toBeGreaterThanOrEqual(1);
+    });
+
     it('GET /metrics is Prometheus text with the request-duration histogram', async () => {
       await t.http.get('/health/live').expect(200);
       const metrics = await t.http.get('/metrics').expect(200);
@@ -376,8 +441,8 @@ describe('bad input over HTTP', () => {
       await expectRefused(t, () => t.as('admin').get('/v1/tenants/store-1/nope'), 404, 'not_found', errors);
       await expectRefused(t, () => t.as('portal').post(`${alice}/two-factor/totp/enable`, {}), 404, 'not_found', errors);
       await expectRefused(t, () => t.as('admin').get('/'), 404, 'not_found', errors);
-      // A known path with a method it does not have.
-      await expectRefused(t, () => t.http.delete('/v1/tenants/store-1/policy').set('Authorization', `Bearer ${KEYS.admin}`), 404, 'not_found', errors);
+      // A known path with a method it does not have: 405 (below).
+      await expectRefused(t, () => t.http.delete('/v1/tenants/store-1/policy').set('Authorization', `Bearer ${KEYS.admin}`), 405, 'method_not_allowed', errors);
     });
   });
 

@@ -84,6 +84,28 @@ describe('npm start on embedded defaults (the built service as a process)', () =
     expect((await fetch(`${base}/health/ready`)).status).toBe(200);
   });
 
+  it('answers what the HTTP parser rejects before any route with the JSON error shape and a stable code', async () => {
+    const { port } = new URL(base);
+    const raw = (request: Buffer | string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(request));
+        let answer = '';
+        socket.on('data', (chunk) => (answer += chunk.toString('latin1')));
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+        socket.setTimeout(5000, () => socket.destroy());
+      });
+    const parse = (answer: string) => ({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1]), type: /content-type: ([^\r]+)/i.exec(answer)?.[1], body: JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: string; message: string } });
+
+    const nonAscii = parse(await raw(Buffer.concat([Buffer.from('GET /v1/tenants/'), Buffer.from([0xc3, 0xa9]), Buffer.from(' HTTP/1.1\r\nHost: x\r\n\r\n')])));
+    expect(nonAscii).toMatchObject({ status: 400, type: 'application/json; charset=utf-8', body: { error: 'malformed_request' } });
+    const bigHeader = parse(await raw(`GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
+    expect(bigHeader).toMatchObject({ status: 431, body: { error: 'headers_too_large' } });
+    const smuggled = parse(await raw('POST /v1/tenants/store-1/accounts/alice/challenges HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'));
+    expect(smuggled).toMatchObject({ status: 400, body: { error: 'malformed_request' } });
+    expect((await fetch(`${base}/health/live`)).status).toBe(200); // and the service carries on
+  });
+
   it('runs the README flow: setup, confirm, next code, reused code refused, recovery code once, reseller disable logged', async () => {
     const url = '/v1/tenants/store-1/accounts/alice';
     const setup = await call('portal', 'POST', `${url}/two-factor/totp/setup`, {});
@@ -125,5 +147,30 @@ describe('npm start on embedded defaults (the built service as a process)', () =
     for (const key of Object.values(keys)) expect(output).not.toContain(key);
     expect(output).toContain(path.join(dataDir, 'keys.json'));
     expect((await call('portal', 'GET', '/v1/tenants/store-1/accounts/alice/two-factor')).status).toBe(200);
+  });
+
+  it('refuses to start on a copy of the database without its keys.json: exit 1, one message naming the file, never listening', async () => {
+    await stop();
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'twostep-copy-'));
+    try {
+      fs.copyFileSync(path.join(dataDir, 'twostep.db'), path.join(copy, 'twostep.db'));
+      const port = await freePort();
+      const refused = spawn(process.execPath, [MAIN], {
+        env: { PATH: process.env.PATH ?? '', TWOSTEP_DATA_DIR: copy, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      let stdout = '';
+      refused.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      refused.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => refused.once('exit', resolve));
+      expect(code).toBe(1);
+      expect(stderr).toContain('TWOSTEP_HASH_KEY');
+      expect(stderr).toContain(path.join(copy, 'keys.json'));
+      expect(stderr).not.toMatch(/\n\s+at /); // a message, not a stack
+      expect(stdout).not.toContain('listening');
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
   });
 });

@@ -58,7 +58,7 @@ export class ApiModule {
         ReadModels,
         Metrics,
         { provide: APP_GUARD, useFactory: (reflector: Reflector) => new ApiKeyGuard(reflector, runtime.secrets.apiKeys), inject: [Reflector] },
-        { provide: APP_FILTER, useFactory: () => new ErrorFilter(logger) },
+        { provide: APP_FILTER, useFactory: () => new ErrorFilter(logger, runtime.clock) },
         SetupTotpHandler,
         ConfirmTotpHandler,
         RegenerateRecoveryCodesHandler,

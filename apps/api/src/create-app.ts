@@ -6,6 +6,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Runtime } from '@twostep/app';
 import { ApiModule } from './app.module';
+import { answerParserErrors } from './http/client-errors';
 import { NestPinoLogger } from './http/logger';
 import { httpMetrics, Metrics } from './http/observability';
 
@@ -16,8 +17,14 @@ export async function createApiApp(runtime: Runtime, logger: Logger): Promise<Ne
     logger: new NestPinoLogger(logger),
   });
   app.disable('x-powered-by');
+  answerParserErrors(app.getHttpServer());
   app.set('etag', false); // answers are per-request decisions, never revalidated: no SHA-1 of every body
   app.use(httpMetrics(app.get(Metrics)));
+  // API answers are per request and some carry secrets (setup, recovery codes, device tokens): never stored by a cache.
+  app.use('/v1', (_request: Request, response: Response, next: NextFunction) => {
+    response.setHeader('Cache-Control', 'no-store');
+    next();
+  });
   // JSON in: a body of any other type is refused before it can reach a command.
   app.use((request: Request, response: Response, next: NextFunction) => {
     const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;

@@ -6,6 +6,7 @@ import { SqliteEventStore, type EventStore } from '@twostep/eventstore';
 import { SqliteKeyValueStore, SqliteReadModelStore, type KeyValueStore, type ReadModelStore } from '@twostep/readmodel';
 import { systemClock, type Clock } from './clock';
 import { CommandPath } from './command-path';
+import { guardKeys } from './key-guard';
 import { PolicyReader } from './policy-reader';
 
 /** Everything a process needs, chosen by configuration: embedded SQLite or the distributed adapters. */
@@ -62,6 +63,15 @@ export async function createRuntime(env: Env, options: RuntimeOptions, distribut
   const stores = useRedis
     ? await distributed.readModels!(env)
     : { readModels: new SqliteReadModelStore(sqlite()), kv: new SqliteKeyValueStore(sqlite()) };
+  try {
+    await guardKeys(stores.kv, secrets.fingerprints, { logHead: await eventStore.headPosition(), generatedKeys: secrets.generatedKeys, keyFile: secrets.keyFile });
+  } catch (error) {
+    await eventStore.close();
+    await stores.readModels.close();
+    await stores.kv.close();
+    (db as Database.Database | null)?.close();
+    throw error;
+  }
   const commandPath = new CommandPath(eventStore, stores.kv, clock);
 
   return {

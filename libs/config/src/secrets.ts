@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { generateKeyRingEntry, generateSealKeyPair, parseKeyRing, KeyedHasher, SecretBox, Sealer, Opener } from '@twostep/crypto';
 import { ConfigError, parseApiKeys, type ApiKey, type Env } from './config';
+import { keyFingerprint, type KeyFingerprints } from './fingerprints';
 
 /** Key material as the processes use it. Nothing here is ever logged. */
 export interface Secrets {
@@ -14,6 +15,12 @@ export interface Secrets {
   opener: Opener | null;
   /** True when this start generated the API keys (the banner prints them once). */
   generatedApiKeys: boolean;
+  /** Key material this start generated into keys.json (none when it came from the environment or the file). */
+  generatedKeys: Array<'secretKeys' | 'hashKey' | 'mailKeys'>;
+  /** One-way fingerprints of the keys, to check against those stored with the data. */
+  fingerprints: KeyFingerprints;
+  /** Where generated keys are kept, for messages. */
+  keyFile: string;
 }
 
 interface KeyFile {
@@ -66,9 +73,19 @@ export function loadSecrets(env: Env, options: { generateMissing: boolean; needs
   if (options.needsOpener && !privateKey) problems.push('TWOSTEP_MAIL_PRIVATE_KEY: required to deliver mail');
   if (problems.length > 0) throw new ConfigError(problems);
 
+  const generatedKeys: Secrets['generatedKeys'] = [];
+  if (next.secretKeys !== stored.secretKeys) generatedKeys.push('secretKeys');
+  if (next.hashKey !== stored.hashKey) generatedKeys.push('hashKey');
+  if (next.mailPublicKey !== stored.mailPublicKey) generatedKeys.push('mailKeys');
+
   let secrets: Secrets;
   try {
     const ring = parseKeyRing(secretKeys!);
+    const fingerprints: KeyFingerprints = {
+      secretKeys: Object.fromEntries(Object.entries(ring.keys).map(([kid, key]) => [kid, keyFingerprint(`secret-box/${kid}`, key)])),
+      hashKey: keyFingerprint('hash', Buffer.from(hashKey!, 'base64')),
+      mailPublicKey: keyFingerprint('mail-public', Buffer.from(publicKey!, 'base64')),
+    };
     secrets = {
       apiKeys: (apiKeys ?? next.apiKeys)!,
       secretBox: new SecretBox(ring.keys, ring.activeKeyId),
@@ -76,6 +93,9 @@ export function loadSecrets(env: Env, options: { generateMissing: boolean; needs
       sealer: new Sealer(publicKey!),
       opener: options.needsOpener && privateKey ? new Opener(privateKey) : null,
       generatedApiKeys,
+      generatedKeys,
+      fingerprints,
+      keyFile: file,
     };
   } catch (error) {
     throw new ConfigError([`key material: ${(error as Error).message}`]);

@@ -16,6 +16,8 @@ export class SecretBoxError extends Error {
   constructor(
     readonly code: 'unknown_key' | 'decrypt_failed',
     message = code === 'unknown_key' ? 'encrypted value uses an unknown key id' : 'encrypted value could not be decrypted',
+    /** For unknown_key: the key id the value names (an id, never key material). */
+    readonly kid?: string,
   ) {
     super(message);
   }
@@ -68,7 +70,7 @@ export class SecretBox {
       throw new SecretBoxError('decrypt_failed');
     }
     const key = this.#keys.get(kid);
-    if (!key) throw new SecretBoxError('unknown_key');
+    if (!key) throw new SecretBoxError('unknown_key', `encrypted value uses key id "${kid.slice(0, 40)}", which is not in the key ring`, kid.slice(0, 40));
     try {
       // authTagLength makes setAuthTag refuse truncated tags (otherwise accepted down to 4 bytes).
       const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64'), { authTagLength: TAG_BYTES });

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { accountDecider, accountStream, type AccountCommand, type AccountEvent, type AccountState, type DecisionContext } from '@twostep/domain';
 import type { Actor } from '@twostep/eventstore';
 import type { RunResult, Runtime } from '@twostep/app';
+import { Metrics } from '../http/observability';
 import { RUNTIME } from '../tokens';
 
 export interface AccountRef {
@@ -15,20 +16,37 @@ export const accountScope = ({ tenantId, userId }: AccountRef): string => `${ten
 /** Runs account commands through the one command path, with the tenant's policy as context. */
 @Injectable()
 export class AccountRunner {
-  constructor(@Inject(RUNTIME) private readonly runtime: Runtime) {}
+  constructor(
+    @Inject(RUNTIME) private readonly runtime: Runtime,
+    private readonly metrics: Metrics,
+  ) {}
 
-  run(
+  /** Every account command goes through here, so the 2FA metrics count what was decided, once. */
+  async run(
     account: AccountRef,
     actor: Actor,
     command: (state: AccountState, now: Date, context: DecisionContext) => AccountCommand | Promise<AccountCommand>,
   ): Promise<RunResult<AccountState, AccountEvent>> {
-    return this.runtime.commandPath.run({
-      stream: accountStream(account.tenantId, account.userId),
-      decider: accountDecider,
-      command,
-      context: async (now) => ({ now, policy: await this.runtime.policies.get(account.tenantId) }),
-      actor,
-    });
+    let last: { command: AccountCommand; state: AccountState } | null = null;
+    try {
+      const result = await this.runtime.commandPath.run({
+        stream: accountStream(account.tenantId, account.userId),
+        decider: accountDecider,
+        command: async (state, now, context) => {
+          const built = await command(state, now, context);
+          last = { command: built, state };
+          return built;
+        },
+        context: async (now) => ({ now, policy: await this.runtime.policies.get(account.tenantId) }),
+        actor,
+      });
+      this.metrics.twoFactor.decided(result.events);
+      return result;
+    } catch (error) {
+      const attempt = last as { command: AccountCommand; state: AccountState } | null;
+      if (attempt) this.metrics.twoFactor.refused(attempt.command, attempt.state, error);
+      throw error;
+    }
   }
 
   async state(account: AccountRef): Promise<AccountState> {

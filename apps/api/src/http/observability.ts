@@ -5,6 +5,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Runtime } from '@twostep/app';
 import { STATUS_PROJECTION } from '@twostep/readmodel';
+import { TwoFactorMetrics } from '../accounts/two-factor-metrics';
 import { RUNTIME } from '../tokens';
 
 /** One Prometheus registry per process (tests create several apps; default metrics once each). */
@@ -24,6 +25,9 @@ export class Metrics {
     labelNames: ['error'],
     registers: [this.registry],
   });
+
+  /** About 2FA itself: challenges, verifications, recovery codes, locks, policy changes. */
+  readonly twoFactor = new TwoFactorMetrics(this.registry);
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

@@ -8,6 +8,7 @@ import type { Runtime } from '@twostep/app';
 import { AccountRunner, accountScope, type AccountRef } from '../../accounts/account-runner';
 import { prepareEmailCode } from '../../accounts/email-codes';
 import { Roles } from '../../http/auth.guard';
+import { Metrics } from '../../http/observability';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
 import { jsonSchema, ZodBody } from '../../http/validation';
@@ -31,7 +32,11 @@ export type ChallengeStart =
 /** After the password step: is a second step needed, and if so, which challenge. */
 @CommandHandler(StartChallengeCommand)
 export class StartChallengeHandler implements ICommandHandler<StartChallengeCommand, ChallengeStart> {
-  constructor(private readonly accounts: AccountRunner, @Inject(RUNTIME) private readonly runtime: Runtime) {}
+  constructor(
+    private readonly accounts: AccountRunner,
+    @Inject(RUNTIME) private readonly runtime: Runtime,
+    private readonly metrics: Metrics,
+  ) {}
 
   async execute({ account, principal, deviceToken, email }: StartChallengeCommand): Promise<ChallengeStart> {
     const { hasher, sealer } = this.runtime.secrets;
@@ -53,7 +58,9 @@ export class StartChallengeHandler implements ICommandHandler<StartChallengeComm
     if (!started) {
       const policy = await this.runtime.policies.get(account.tenantId);
       const requirement = challengeRequirement(result.state, policy, result.now, deviceTokenHash);
-      return { required: false, reason: requirement.required ? 'not_enrolled' : requirement.reason };
+      const reason = requirement.required ? 'not_enrolled' : requirement.reason;
+      this.metrics.twoFactor.skipped(reason);
+      return { required: false, reason };
     }
     const { method, expiresAt } = started.data;
     return { required: true, challengeId, method, expiresAt, ...(method === 'email' && contact ? { sentTo: contact.maskedRecipient } : {}) };

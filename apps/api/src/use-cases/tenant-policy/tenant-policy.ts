@@ -5,6 +5,7 @@ import { z } from 'zod/v4';
 import { policyDecider, policyStream, type PolicyChanges } from '@twostep/domain';
 import type { Runtime } from '@twostep/app';
 import { Roles } from '../../http/auth.guard';
+import { Metrics } from '../../http/observability';
 import { CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
 import { jsonSchema, ZodBody } from '../../http/validation';
@@ -28,7 +29,10 @@ export class UpdatePolicyCommand {
 
 @CommandHandler(UpdatePolicyCommand)
 export class UpdatePolicyHandler implements ICommandHandler<UpdatePolicyCommand> {
-  constructor(@Inject(RUNTIME) private readonly runtime: Runtime) {}
+  constructor(
+    @Inject(RUNTIME) private readonly runtime: Runtime,
+    private readonly metrics: Metrics,
+  ) {}
 
   async execute({ tenantId, principal, changes }: UpdatePolicyCommand) {
     const result = await this.runtime.commandPath.run({
@@ -38,6 +42,7 @@ export class UpdatePolicyHandler implements ICommandHandler<UpdatePolicyCommand>
       context: () => ({}),
       actor: actorOf(principal),
     });
+    if (result.events.length > 0) this.metrics.twoFactor.policyChanges.inc();
     return { tenantId, ...result.state };
   }
 }
