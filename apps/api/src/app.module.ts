@@ -57,7 +57,7 @@ export class ApiModule {
         AccountRunner,
         ReadModels,
         Metrics,
-        { provide: APP_GUARD, useFactory: (reflector: Reflector) => new ApiKeyGuard(reflector, runtime.secrets.apiKeys), inject: [Reflector] },
+        { provide: APP_GUARD, useFactory: (reflector: Reflector) => new ApiKeyGuard(reflector, runtime.secrets.apiKeys, logger), inject: [Reflector] },
         { provide: APP_FILTER, useFactory: () => new ErrorFilter(logger, runtime.clock) },
         SetupTotpHandler,
         ConfirmTotpHandler,

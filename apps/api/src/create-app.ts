@@ -8,7 +8,7 @@ import type { Runtime } from '@twostep/app';
 import { ApiModule } from './app.module';
 import { answerParserErrors } from './http/client-errors';
 import { NestPinoLogger } from './http/logger';
-import { httpMetrics, Metrics } from './http/observability';
+import { Metrics, observeRequests } from './http/observability';
 
 /** Builds the HTTP app on a runtime; shared by `main.ts` and the HTTP tests. */
 export async function createApiApp(runtime: Runtime, logger: Logger): Promise<NestExpressApplication> {
@@ -19,7 +19,7 @@ export async function createApiApp(runtime: Runtime, logger: Logger): Promise<Ne
   app.disable('x-powered-by');
   answerParserErrors(app.getHttpServer());
   app.set('etag', false); // answers are per-request decisions, never revalidated: no SHA-1 of every body
-  app.use(httpMetrics(app.get(Metrics)));
+  app.use(observeRequests(app.get(Metrics), logger));
   // API answers are per request and some carry secrets (setup, recovery codes, device tokens): never stored by a cache.
   app.use('/v1', (_request: Request, response: Response, next: NextFunction) => {
     response.setHeader('Cache-Control', 'no-store');

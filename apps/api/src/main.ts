@@ -26,7 +26,8 @@ async function main(): Promise<void> {
     lines.push(`  API keys: printed on the first start, kept in ${keyFile}; show them with`);
     lines.push(`    node -p 'require(${JSON.stringify(keyFile)}).apiKeys'`);
   }
-  process.stdout.write(`${lines.join('\n')}\n\n`);
+  // The banner goes to stderr: stdout is the JSON log stream.
+  process.stderr.write(`${lines.join('\n')}\n\n`);
 
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'shutting down');

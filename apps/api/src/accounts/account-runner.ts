@@ -2,8 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { accountDecider, accountStream, type AccountCommand, type AccountEvent, type AccountState, type DecisionContext } from '@twostep/domain';
 import type { Actor } from '@twostep/eventstore';
 import type { RunResult, Runtime } from '@twostep/app';
+import type { Logger } from 'pino';
 import { Metrics } from '../http/observability';
-import { RUNTIME } from '../tokens';
+import { LOGGER, RUNTIME } from '../tokens';
 
 export interface AccountRef {
   tenantId: string;
@@ -16,10 +17,15 @@ export const accountScope = ({ tenantId, userId }: AccountRef): string => `${ten
 /** Runs account commands through the one command path, with the tenant's policy as context. */
 @Injectable()
 export class AccountRunner {
+  private readonly security: Logger;
+
   constructor(
     @Inject(RUNTIME) private readonly runtime: Runtime,
     private readonly metrics: Metrics,
-  ) {}
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.security = logger.child({ component: 'security' });
+  }
 
   /** Every account command goes through here, so the 2FA metrics count what was decided, once. */
   async run(
@@ -41,11 +47,28 @@ export class AccountRunner {
         actor,
       });
       this.metrics.twoFactor.decided(result.events);
+      this.logSecurityEvents(account, result.events);
       return result;
     } catch (error) {
       const attempt = last as { command: AccountCommand; state: AccountState } | null;
       if (attempt) this.metrics.twoFactor.refused(attempt.command, attempt.state, error);
       throw error;
+    }
+  }
+
+  /** Security lines for operators: failed attempts, locks, unlocks, reseller disables (ids only, never a code or secret). */
+  private logSecurityEvents({ tenantId, userId }: AccountRef, events: readonly AccountEvent[]): void {
+    for (const event of events) {
+      if (event.type === 'AttemptFailed') {
+        const { method, reason, attemptsLeft } = event.data;
+        this.security.warn({ tenantId, userId, method, reason, attemptsLeft }, 'failed second-step attempt');
+      } else if (event.type === 'AccountLocked') {
+        this.security.warn({ tenantId, userId, lockedUntil: event.data.lockedUntil, failedAttempts: event.data.failedAttempts }, 'account locked');
+      } else if (event.type === 'AccountUnlocked') {
+        this.security.info({ tenantId, userId, operatorId: event.data.operatorId }, 'account unlocked by an operator');
+      } else if (event.type === 'ResellerDisabled') {
+        this.security.info({ tenantId, userId, operatorId: event.data.operatorId }, '2FA disabled by a reseller');
+      }
     }
   }
 

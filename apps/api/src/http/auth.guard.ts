@@ -2,6 +2,7 @@ import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/
 import { Reflector } from '@nestjs/core';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
+import type { Logger } from 'pino';
 import type { ApiKey, Role } from '@twostep/config';
 import { ApiError } from './errors';
 import { canReachTenant, type Principal } from './principal';
@@ -24,6 +25,7 @@ export class ApiKeyGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     apiKeys: ApiKey[],
+    private readonly logger?: Logger,
   ) {
     this.keys = apiKeys.map((key) => ({ digest: digest(key.key), key }));
   }
@@ -59,7 +61,10 @@ export class ApiKeyGuard implements CanActivate {
     for (const candidate of this.keys) {
       if (timingSafeEqual(candidate.digest, presented) && !found) found = candidate.key;
     }
-    if (!found) throw new ApiError(401, 'unauthorized', 'Unknown API key.');
+    if (!found) {
+      this.logger?.warn({ component: 'security' }, 'request with an unknown API key');
+      throw new ApiError(401, 'unauthorized', 'Unknown API key.');
+    }
     return { keyId: found.id, role: found.role, tenants: found.tenants };
   }
 }

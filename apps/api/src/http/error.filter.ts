@@ -24,7 +24,7 @@ export const STATUS_OF: Record<DomainErrorCode, number> = {
   invalid_policy: 400,
 };
 
-/** Answers with the error shape, and leaves the stable code for the request metric (httpMetrics). */
+/** Answers with the error shape, and leaves the stable code for the request metric and log line (observeRequests). */
 function send(response: Response, status: number, body: { error: string; message: string }): void {
   response.locals[ERROR_CODE_LOCAL] = body.error;
   if (status === 401) response.setHeader('WWW-Authenticate', 'Bearer'); // RFC 6750: how to authenticate

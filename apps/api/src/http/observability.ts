@@ -1,12 +1,15 @@
 import { Controller, Get, Header, Inject, Injectable } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Runtime } from '@twostep/app';
 import { STATUS_PROJECTION } from '@twostep/readmodel';
 import { TwoFactorMetrics } from '../accounts/two-factor-metrics';
 import { RUNTIME } from '../tokens';
+import type { AuthedRequest } from './auth.guard';
 
 /** One Prometheus registry per process (tests create several apps; default metrics once each). */
 @Injectable()
@@ -37,12 +40,17 @@ export class Metrics {
 /** Set by the error filter on the response, so the request metric can count refusals by code. */
 export const ERROR_CODE_LOCAL = 'twostepErrorCode';
 
+/** A caller's request id is kept when it looks like one (so logs join across services), else one is made. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
 /**
- * Express middleware (registered before the routes): when the response is finished, observes
- * its duration under the matched route and the status actually sent (a 4xx from a handler is a
- * 4xx), and counts a refusal under its stable error code.
+ * Express middleware (registered before the routes). Echoes or generates `X-Request-Id`; when
+ * the response is finished, observes its duration under the matched route and the status
+ * actually sent (a 4xx from a handler is a 4xx), counts a refusal under its stable error code,
+ * and writes one JSON log line: method, route, status, duration, tenant, request id, API key id.
+ * Never a path with its ids in full, a body or a header value.
  */
-export function httpMetrics(metrics: Metrics) {
+export function observeRequests(metrics: Metrics, logger: Logger) {
   // One histogram child per (method, route, status), looked up by a plain string: prom-client
   // would otherwise sort and hash the label object on every request.
   const children = new Map<string, { observe(value: number): void }>();
@@ -52,13 +60,34 @@ export function httpMetrics(metrics: Metrics) {
     if (!found) children.set(key, (found = metrics.httpDuration.labels({ method, route, status })));
     return found;
   };
+  // Its fields are fixed above and none is a secret, so the access log skips redaction (a third of its cost).
+  const log = logger.child({ component: 'http' }, { redact: [] });
   return (request: Request, response: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();
+    const given = request.headers['x-request-id'];
+    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    response.setHeader('X-Request-Id', requestId);
     response.once('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (request.route as { path?: string } | undefined)?.path ?? 'unknown';
-      child(request.method, route, String(response.statusCode)).observe(Number(process.hrtime.bigint() - started) / 1e9);
+      const status = response.statusCode;
+      child(request.method, route, String(status)).observe(seconds);
       const code = response.locals[ERROR_CODE_LOCAL] as string | undefined;
       if (code) metrics.outcomes.inc({ error: code });
+      const params = (request.params ?? {}) as Record<string, string | undefined>;
+      log.info(
+        {
+          requestId,
+          method: request.method,
+          route,
+          status,
+          durationMs: Math.round(seconds * 1e5) / 100,
+          ...(params.tenantId ? { tenantId: params.tenantId } : {}),
+          ...((request as Partial<AuthedRequest>).principal ? { keyId: (request as AuthedRequest).principal.keyId } : {}),
+          ...(code ? { error: code } : {}),
+        },
+        'request',
+      );
     });
     next();
   };
