@@ -22,7 +22,8 @@ RUN npm run build \
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
-    TWOSTEP_DATA_DIR=/var/lib/twostep
+    TWOSTEP_DATA_DIR=/var/lib/twostep \
+    HOST=0.0.0.0
 WORKDIR /app
 COPY --from=build --chown=root:root /app/package.json ./package.json
 COPY --from=build --chown=root:root /app/node_modules ./node_modules

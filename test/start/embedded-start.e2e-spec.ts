@@ -74,6 +74,7 @@ describe('npm start on embedded defaults (the built service as a process)', () =
 
   it('prints one generated key per role and keeps them owner-only in the data dir', () => {
     expect(Object.keys(keys).sort()).toEqual(['admin', 'auditor', 'operator', 'portal']);
+    expect(output).toContain(`twostep listening on ${base} (embedded mode)`); // the address it really listens on
     expect(output).toContain('embedded mode');
     const file = path.join(dataDir, 'keys.json');
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);

@@ -7,9 +7,10 @@ async function main(): Promise<void> {
   // Everything this process writes (database, keys, .eml files) is for its owner only.
   process.umask(0o077);
   const env = parseEnv();
-  const { runtime, logger, embedded, close } = await startApi(env);
+  const { app, runtime, logger, embedded, close } = await startApi(env);
 
-  const url = `http://localhost:${env.PORT}`;
+  const { address, port } = app.getHttpServer().address() as { address: string; port: number };
+  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
   const lines = [
     '',
     `twostep listening on ${url} (${embedded ? 'embedded' : 'api-only'} mode)`,
@@ -40,7 +41,11 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   if (error instanceof ConfigError) {
-    process.stderr.write(`${error.message}\n`);
+    // One line per problem, each naming its variable; no stack.
+    process.stderr.write(error.problems.map((problem) => `twostep: invalid configuration: ${problem}\n`).join(''));
+  } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    const { address, port } = error as { address?: string; port?: number };
+    process.stderr.write(`twostep: PORT: ${port ?? '?'} on ${address ?? 'HOST'} is already in use (set PORT or HOST)\n`);
   } else {
     process.stderr.write(`twostep failed to start: ${(error as Error).stack ?? String(error)}\n`);
   }

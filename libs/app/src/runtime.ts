@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { loadSecrets, type Env, type Secrets } from '@twostep/config';
+import { ConfigError, loadSecrets, type Env, type Secrets } from '@twostep/config';
 import { SqliteEventStore, type EventStore } from '@twostep/eventstore';
 import { SqliteKeyValueStore, SqliteReadModelStore, type KeyValueStore, type ReadModelStore } from '@twostep/readmodel';
 import { systemClock, type Clock } from './clock';
@@ -38,8 +38,21 @@ export interface DistributedAdapters {
   readModels?: (env: Env) => Promise<{ readModels: ReadModelStore; kv: KeyValueStore }>;
 }
 
+/** The data dir exists (created owner-only) and can be written, or start-up stops naming it. */
+function prepareDataDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!fs.statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'is not a directory' : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'cannot be written' : `cannot be used (${code ?? 'error'})`;
+    throw new ConfigError([`TWOSTEP_DATA_DIR: ${path.resolve(dir)} ${why}`]);
+  }
+}
+
 export async function createRuntime(env: Env, options: RuntimeOptions, distributed: DistributedAdapters = {}): Promise<Runtime> {
-  fs.mkdirSync(env.TWOSTEP_DATA_DIR, { recursive: true, mode: 0o700 });
+  prepareDataDir(env.TWOSTEP_DATA_DIR);
   const secrets = loadSecrets(env, { generateMissing: options.generateMissingKeys, needsOpener: options.needsOpener });
   const clock = options.clock ?? systemClock;
 

@@ -33,7 +33,7 @@ const optionalString = z.preprocess(blankIsUnset, z.string().optional());
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  HOST: z.string().default('0.0.0.0'),
+  HOST: z.string().default('127.0.0.1'),
   TWOSTEP_DATA_DIR: z.string().min(1).default('./var'),
   TWOSTEP_API_KEYS: optionalString,
   TWOSTEP_SECRET_KEYS: optionalString,
@@ -55,7 +55,11 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SMTP_URL: optionalUrl(['smtp://', 'smtps://']),
   ESDB_URL: optionalUrl(['esdb://', 'esdb+discover://', 'kurrentdb://']),
-  KAFKA_BROKERS: z.string().optional().transform((value) => (value ? value.split(',').map((b) => b.trim()).filter(Boolean) : undefined)),
+  KAFKA_BROKERS: z
+    .string()
+    .optional()
+    .transform((value) => (value ? value.split(',').map((b) => b.trim()).filter(Boolean) : undefined))
+    .refine((brokers) => !brokers || brokers.every((broker) => /^[^\s:,]+:\d{1,5}$/.test(broker)), 'a comma-separated list of host:port'),
   KAFKA_TOPIC: z.string().default('twostep.events'),
   KAFKA_DLQ_TOPIC: z.string().default('twostep.mail.dead-letter'),
   REDIS_URL: optionalUrl(['redis://', 'rediss://']),

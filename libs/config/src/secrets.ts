@@ -71,6 +71,7 @@ export function loadSecrets(env: Env, options: { generateMissing: boolean; needs
   if (!hashKey) problems.push('TWOSTEP_HASH_KEY: required (base64, 32 bytes or more)');
   if (!publicKey) problems.push('TWOSTEP_MAIL_PUBLIC_KEY: required');
   if (options.needsOpener && !privateKey) problems.push('TWOSTEP_MAIL_PRIVATE_KEY: required to deliver mail');
+  if (hashKey && Buffer.from(hashKey, 'base64').length < 32) problems.push('TWOSTEP_HASH_KEY: must be base64 of 32 bytes or more');
   if (problems.length > 0) throw new ConfigError(problems);
 
   const generatedKeys: Secrets['generatedKeys'] = [];
