@@ -9,7 +9,9 @@ import type { Socket } from 'node:net';
  */
 export function answerParserErrors(server: Server): void {
   server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
-    if (!socket.writable || (error.code === 'ECONNRESET' && socket.destroyed)) {
+    // As Node's own handler: answer only a connection that has not been answered on yet and can
+    // still be written to, and always destroy it (a reset peer gets no answer at all).
+    if (error.code === 'ECONNRESET' || !socket.writable || socket.bytesWritten > 0) {
       socket.destroy();
       return;
     }
@@ -22,6 +24,7 @@ export function answerParserErrors(server: Server): void {
     const json = JSON.stringify(body);
     socket.end(
       `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${json}`,
+      () => socket.destroy(),
     );
   });
 }
