@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -8,7 +7,7 @@ import { AdjustableClock, createRuntime, KEY_FINGERPRINTS, type Runtime } from '
 import { ConfigError, parseEnv } from '@twostep/config';
 import { generateKeyRingEntry, totpCodeAt } from '@twostep/crypto';
 import { createApiApp } from '../../apps/api/src/create-app';
-import { accountUrl, KEYS } from '../support/harness';
+import { accountUrl, KEYS, tempDirs } from '../support/harness';
 
 /**
  * Keys and data belong together: a start with keys other than those the data was written with
@@ -16,13 +15,7 @@ import { accountUrl, KEYS } from '../support/harness';
  * id the ring no longer has is a 409 for its account, never a 500.
  */
 describe('the key ring and the data it wrote', () => {
-  const dirs: string[] = [];
-  const tempDir = () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twostep-keys-'));
-    dirs.push(dir);
-    return dir;
-  };
-  afterAll(() => dirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+  const tempDir = tempDirs('twostep-keys-');
 
   const apiKeys = JSON.stringify([{ key: KEYS.portal, role: 'portal', tenants: ['*'], id: 'portal-1' }]);
   const open = (dataDir: string, env: Record<string, string> = {}, clock = new AdjustableClock()) =>

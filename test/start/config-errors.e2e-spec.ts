@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { tempDirs } from '../support/harness';
 
 const MAIN = path.resolve(__dirname, '../../dist/apps/api/src/main.js');
 
@@ -27,13 +27,7 @@ function run(env: Record<string, string>): Promise<{ code: number | null; stderr
 
 /** A bad setting stops the service at once: exit 1 and one line on stderr naming the variable, no stack. */
 describe('start-up refusals of the built service', () => {
-  const dirs: string[] = [];
-  const tempDir = () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twostep-config-'));
-    dirs.push(dir);
-    return dir;
-  };
-  afterAll(() => dirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+  const tempDir = tempDirs('twostep-config-');
 
   const expectOneLine = (result: { code: number | null; stderr: string; stdout: string }, ...fragments: string[]) => {
     expect(result.code).toBe(1);

@@ -85,3 +85,14 @@ export function readAllFiles(dir: string): Buffer {
   }
   return Buffer.concat(chunks);
 }
+
+/** Temp dirs for one suite, removed after it: `const tempDir = tempDirs('twostep-x-')`, then `tempDir()`. */
+export function tempDirs(prefix: string): () => string {
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+  return () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    dirs.push(dir);
+    return dir;
+  };
+}

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { guardKeys, systemClock } from '@twostep/app';
 import { KafkaDeadLetterPublisher, KafkaEventConsumer } from '@twostep/bus';
-import { ConfigError, keyFingerprint, parseEnv, type Env } from '@twostep/config';
+import { ConfigError, mailKeyFingerprint, parseEnv, type Env } from '@twostep/config';
 import { Opener } from '@twostep/crypto';
 import { Mailer, MAIL_EVENT_TYPES, PrometheusMailMetrics, SmtpMailTransport, type MailOutcome } from '@twostep/mail';
 import { SqliteKeyValueStore, type KeyValueStore } from '@twostep/readmodel';
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
 
   const dedupe = await openDedupeStore(env, logger);
   // The sealing key pair must be the one the stored codes were sealed for (fingerprints kept with the data).
-  await guardKeys(dedupe.kv, { secretKeys: {}, mailPublicKey: keyFingerprint('mail-public', Buffer.from(opener.publicKey(), 'base64')) }, { logHead: null }).catch(async (error: unknown) => {
+  await guardKeys(dedupe.kv, { secretKeys: {}, mailPublicKey: mailKeyFingerprint(opener.publicKey()) }, { logHead: null }).catch(async (error: unknown) => {
     await dedupe.close();
     throw error;
   });

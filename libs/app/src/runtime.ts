@@ -76,13 +76,16 @@ export async function createRuntime(env: Env, options: RuntimeOptions, distribut
   const stores = useRedis
     ? await distributed.readModels!(env)
     : { readModels: new SqliteReadModelStore(sqlite()), kv: new SqliteKeyValueStore(sqlite()) };
-  try {
-    await guardKeys(stores.kv, secrets.fingerprints, { logHead: await eventStore.headPosition(), generatedKeys: secrets.generatedKeys, keyFile: secrets.keyFile });
-  } catch (error) {
+  const close = async () => {
     await eventStore.close();
     await stores.readModels.close();
     await stores.kv.close();
     (db as Database.Database | null)?.close();
+  };
+  try {
+    await guardKeys(stores.kv, secrets.fingerprints, { logHead: await eventStore.headPosition(), generatedKeys: secrets.generatedKeys, keyFile: secrets.keyFile });
+  } catch (error) {
+    await close();
     throw error;
   }
   const commandPath = new CommandPath(eventStore, stores.kv, clock);
@@ -97,11 +100,6 @@ export async function createRuntime(env: Env, options: RuntimeOptions, distribut
     commandPath,
     policies: new PolicyReader(commandPath),
     adapters: { eventStore: useEsdb ? 'eventstoredb' : 'sqlite', readModels: useRedis ? 'redis' : 'sqlite' },
-    async close() {
-      await eventStore.close();
-      await stores.readModels.close();
-      await stores.kv.close();
-      (db as Database.Database | null)?.close();
-    },
+    close,
   };
 }

@@ -16,6 +16,11 @@ export function keyFingerprint(name: string, material: Buffer | string): string 
   return createHash('sha256').update(`twostep key fingerprint v1\0${name}\0`).update(material).digest('hex').slice(0, 16);
 }
 
+/** The mail key pair's fingerprint, from its public key (base64 SPKI): the api seals with it, the mailer derives it from its private key. */
+export function mailKeyFingerprint(publicKeyBase64: string): string {
+  return keyFingerprint('mail-public', Buffer.from(publicKeyBase64, 'base64'));
+}
+
 /**
  * What differs between the fingerprints stored with the data and the keys this process holds,
  * one line per variable. A key id of the stored ring that the current ring lacks is not a

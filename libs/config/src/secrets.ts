@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { generateKeyRingEntry, generateSealKeyPair, parseKeyRing, KeyedHasher, SecretBox, Sealer, Opener } from '@twostep/crypto';
 import { ConfigError, parseApiKeys, type ApiKey, type Env } from './config';
-import { keyFingerprint, type KeyFingerprints } from './fingerprints';
+import { keyFingerprint, mailKeyFingerprint, type KeyFingerprints } from './fingerprints';
 
 /** Key material as the processes use it. Nothing here is ever logged. */
 export interface Secrets {
@@ -85,7 +85,7 @@ export function loadSecrets(env: Env, options: { generateMissing: boolean; needs
     const fingerprints: KeyFingerprints = {
       secretKeys: Object.fromEntries(Object.entries(ring.keys).map(([kid, key]) => [kid, keyFingerprint(`secret-box/${kid}`, key)])),
       hashKey: keyFingerprint('hash', Buffer.from(hashKey!, 'base64')),
-      mailPublicKey: keyFingerprint('mail-public', Buffer.from(publicKey!, 'base64')),
+      mailPublicKey: mailKeyFingerprint(publicKey!),
     };
     secrets = {
       apiKeys: (apiKeys ?? next.apiKeys)!,
