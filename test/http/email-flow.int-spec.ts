@@ -143,6 +143,16 @@ describe('email-code 2FA on a store that requires it', () => {
     expect(again.status).toBeLessThan(500);
   });
 
+  it("the api's /metrics shows the embedded mailer: emails sent with their delivery delay, and both subscriptions' lag", async () => {
+    await emailChallenge('metrics-mia', 'mia@example.com');
+    const { text } = await t.http.get('/metrics').expect(200);
+    expect(text).toMatch(/^twostep_mail_emails_total\{type="CodeIssued",outcome="sent"\} [1-9]/m);
+    expect(text).toMatch(/^twostep_mail_delivery_delay_seconds_count\{type="CodeIssued"\} [1-9]/m);
+    expect(text).toMatch(/^twostep_mail_send_duration_seconds_count\{type="CodeIssued"\} [1-9]/m);
+    expect(text).toMatch(/^twostep_projector_lag_events\{subscriber="mailer"\} \d+$/m);
+    expect(text).toMatch(/^twostep_projector_lag_events\{subscriber="projection"\} \d+$/m);
+  });
+
   it('wrong codes count down exactly as the seed says, then lock the account for 30 minutes', async () => {
     const email = 'dan.lock@example.com';
     const { id, code } = await emailChallenge('dan', email);

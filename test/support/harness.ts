@@ -8,6 +8,7 @@ import { AdjustableClock, createRuntime, type Runtime } from '@twostep/app';
 import { parseEnv } from '@twostep/config';
 import { createApiApp } from '../../apps/api/src/create-app';
 import { EmbeddedWorkers } from '../../apps/api/src/embedded';
+import { Metrics } from '../../apps/api/src/http/observability';
 
 /** API keys used by the HTTP tests: one per role, plus tenant-scoped ones. */
 export const KEYS = {
@@ -48,9 +49,9 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   const parsed = parseEnv({ TWOSTEP_DATA_DIR: dataDir, TWOSTEP_API_KEYS: JSON.stringify(API_KEYS), LOG_LEVEL: 'silent', MAIL_MAX_ATTEMPTS: '3', ...env });
   const runtime = await createRuntime(parsed, { clock, generateMissingKeys: true, needsOpener: true });
   const logger = pino({ level: 'silent' });
-  const workers = new EmbeddedWorkers(runtime, logger);
-  await workers.start();
   const app = await createApiApp(runtime, logger);
+  const workers = new EmbeddedWorkers(runtime, logger, { registry: app.get(Metrics).registry });
+  await workers.start();
   await app.init();
   const http = request(app.getHttpServer());
   const auth = (role: keyof typeof KEYS) => `Bearer ${KEYS[role]}`;

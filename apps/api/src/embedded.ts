@@ -1,19 +1,24 @@
 import type { Logger } from 'pino';
+import { Gauge, type Registry } from 'prom-client';
 import { CheckpointedConsumer, Projector, type Runtime } from '@twostep/app';
-import { createMailTransport, Mailer, MAIL_EVENT_TYPES, type MailTransport } from '@twostep/mail';
+import { createMailTransport, Mailer, MAIL_EVENT_TYPES, PrometheusMailMetrics, type MailTransport } from '@twostep/mail';
+import { STATUS_PROJECTION } from '@twostep/readmodel';
 
 /**
  * Embedded mode runs the projector and the mailer inside the api process, each as a durable
  * subscription to the SQLite event store with its own checkpoint. The mailer reads the log in
  * pages and decodes only mail events; it moves its checkpoint once per page, and sends a page's
  * mails one after another (order per account; embedded mode is one process for small loads).
+ * Given the api's registry, they serve the workers' metrics on the api's /metrics: the mail
+ * counters and histograms of the mailer process, and the lag of both subscriptions.
  */
 export class EmbeddedWorkers {
   readonly projector: Projector;
   private readonly mailConsumer: CheckpointedConsumer;
   private readonly transport: MailTransport;
 
-  constructor(runtime: Runtime, logger: Logger, transport?: MailTransport) {
+  constructor(runtime: Runtime, logger: Logger, options: { transport?: MailTransport; registry?: Registry } = {}) {
+    const { transport, registry } = options;
     this.projector = new Projector(runtime.eventStore, runtime.readModels);
     this.transport = transport ?? createMailTransport(runtime.env.SMTP_URL, runtime.env.TWOSTEP_DATA_DIR, { maxConnections: runtime.env.MAIL_SMTP_POOL });
     if (!runtime.secrets.opener) throw new Error('embedded mode needs the mailer private key');
@@ -26,6 +31,7 @@ export class EmbeddedWorkers {
       maxAttempts: runtime.env.MAIL_MAX_ATTEMPTS,
       clock: runtime.clock,
       logger: logger.child({ component: 'mailer' }),
+      metrics: registry ? new PrometheusMailMetrics(registry) : undefined,
     });
     this.mailConsumer = new CheckpointedConsumer(
       runtime.eventStore,
@@ -36,6 +42,21 @@ export class EmbeddedWorkers {
       },
       { types: MAIL_EVENT_TYPES },
     );
+    if (registry) {
+      const mailConsumer = this.mailConsumer;
+      // Read when scraped: the head of the log minus where each subscription has got to.
+      new Gauge({
+        name: 'twostep_projector_lag_events',
+        help: 'Events in the log not yet in the read models (projection) or not yet looked at by the mailer (mailer)',
+        labelNames: ['subscriber'],
+        registers: [registry],
+        async collect() {
+          const head = await runtime.eventStore.headPosition();
+          this.set({ subscriber: 'projection' }, head - (await runtime.readModels.checkpoint(STATUS_PROJECTION)));
+          this.set({ subscriber: 'mailer' }, head - (await mailConsumer.checkpoint()));
+        },
+      });
+    }
   }
 
   async start(): Promise<void> {

@@ -6,6 +6,7 @@ import { createApiApp } from './create-app';
 import { distributedAdapters } from './distributed';
 import { EmbeddedWorkers } from './embedded';
 import { createLogger } from './http/logger';
+import { Metrics } from './http/observability';
 
 export interface ApiServer {
   app: NestExpressApplication;
@@ -23,9 +24,9 @@ export async function startApi(env: Env, options: { clock?: Clock } = {}): Promi
   const logger = createLogger(env.LOG_LEVEL);
   const embedded = env.TWOSTEP_MODE === 'embedded';
   const runtime = await createRuntime(env, { generateMissingKeys: embedded, needsOpener: embedded, clock: options.clock }, distributedAdapters());
-  const workers = embedded ? new EmbeddedWorkers(runtime, logger) : null;
-  await workers?.start();
   const app = await createApiApp(runtime, logger);
+  const workers = embedded ? new EmbeddedWorkers(runtime, logger, { registry: app.get(Metrics).registry }) : null;
+  await workers?.start();
   await app.listen(env.PORT, env.HOST);
   return {
     app,

@@ -22,7 +22,7 @@ export async function guardKeys(
   const generated = context.generatedKeys ?? [];
   const hint =
     generated.length > 0 && context.keyFile
-      ? ` ${context.keyFile} was missing key material, so this start generated new keys into it: restore the keys.json this data came with (or set the variables above) and remove the generated one.`
+      ? ` ${context.keyFile} is missing or lacks key material, so this start made new keys (not written): restore the keys.json this data came with, or set the variables above.`
       : ' Set the variables (or restore keys.json) this data was written with.';
   if (stored) {
     const problems = fingerprintMismatches(stored, current);

@@ -84,6 +84,7 @@ export async function createRuntime(env: Env, options: RuntimeOptions, distribut
   };
   try {
     await guardKeys(stores.kv, secrets.fingerprints, { logHead: await eventStore.headPosition(), generatedKeys: secrets.generatedKeys, keyFile: secrets.keyFile });
+    secrets.persist();
   } catch (error) {
     await close();
     throw error;

@@ -21,6 +21,11 @@ export interface Secrets {
   fingerprints: KeyFingerprints;
   /** Where generated keys are kept, for messages. */
   keyFile: string;
+  /**
+   * Writes what this start generated to keys.json (owner-only); a no-op when nothing was. Called
+   * once the keys were checked against the data, so a refused start leaves the directory as it was.
+   */
+  persist(): void;
 }
 
 interface KeyFile {
@@ -97,15 +102,15 @@ export function loadSecrets(env: Env, options: { generateMissing: boolean; needs
       generatedKeys,
       fingerprints,
       keyFile: file,
+      persist() {
+        if (JSON.stringify(next) === JSON.stringify(stored)) return;
+        fs.mkdirSync(env.TWOSTEP_DATA_DIR, { recursive: true, mode: 0o700 });
+        fs.writeFileSync(file, JSON.stringify(next, null, 2), { mode: 0o600 });
+        fs.chmodSync(file, 0o600);
+      },
     };
   } catch (error) {
     throw new ConfigError([`key material: ${(error as Error).message}`]);
-  }
-
-  if (JSON.stringify(next) !== JSON.stringify(stored)) {
-    fs.mkdirSync(env.TWOSTEP_DATA_DIR, { recursive: true, mode: 0o700 });
-    fs.writeFileSync(file, JSON.stringify(next, null, 2), { mode: 0o600 });
-    fs.chmodSync(file, 0o600);
   }
   return secrets;
 }
