@@ -5,7 +5,7 @@
 #   mailer     node dist/apps/mailer/src/main.js
 #   cli        node dist/apps/cli/src/main.js
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 is a native module: the toolchain is only needed if no prebuilt binary fits.
 RUN apt-get update \
@@ -20,7 +20,7 @@ COPY test/bench ./test/bench
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     TWOSTEP_DATA_DIR=/var/lib/twostep \
     HOST=0.0.0.0

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ENV_VARIABLES, FILE_VARIABLES } from '@twostep/config';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -14,5 +15,13 @@ describe('deployment files', () => {
 
   it('the image listens on all interfaces inside its container, since the default HOST is 127.0.0.1', () => {
     expect(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8')).toMatch(/HOST=0\.0\.0\.0/);
+  });
+
+  it('.env.example documents every variable start-up reads, and the _FILE form of the secrets', () => {
+    const example = fs.readFileSync(path.join(ROOT, '.env.example'), 'utf8');
+    const documented = new Set([...example.matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map((match) => match[1]!));
+    expect(ENV_VARIABLES.filter((name) => !documented.has(name))).toEqual([]);
+    for (const name of FILE_VARIABLES) expect(example).toContain(name);
+    expect(example).toContain('_FILE');
   });
 });

@@ -5,11 +5,12 @@ import * as path from 'node:path';
 import { tempDirs } from '../support/harness';
 
 const MAIN = path.resolve(__dirname, '../../dist/apps/api/src/main.js');
+const WORKERS = { projector: path.resolve(__dirname, '../../dist/apps/projector/src/main.js'), mailer: path.resolve(__dirname, '../../dist/apps/mailer/src/main.js') };
 
-/** Runs the built api with `env` and waits for it to exit (it must: every case here is refused). */
-function run(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
+/** Runs a built app (the api by default) with `env` and waits for it to exit (it must: every case here is refused). */
+function run(env: Record<string, string>, main = MAIN): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [main], { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let stdout = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -65,6 +66,29 @@ describe('start-up refusals of the built service', () => {
     } finally {
       blocker.close();
     }
+  });
+});
+
+describe('start-up refusals of the built workers', () => {
+  const tempDir = tempDirs('twostep-config-workers-');
+
+  /** Exit 1, every stderr line `<program>: invalid configuration: VAR: ...`, no stack. */
+  const expectConfigLines = (result: { code: number | null; stderr: string }, program: string, variables: string[]) => {
+    expect(result.code).toBe(1);
+    const lines = result.stderr.split('\n').filter(Boolean);
+    expect(lines.map((line) => /^([\w-]+): invalid configuration: (\w+): /.exec(line)?.slice(1, 3))).toEqual(variables.map((name) => [program, name]));
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  };
+
+  it('the projector names a bad REDIS_URL in one line', async () => {
+    expectConfigLines(await run({ TWOSTEP_DATA_DIR: tempDir(), REDIS_URL: 'http://cache:6379' }, WORKERS.projector), 'twostep-projector', ['REDIS_URL']);
+  });
+
+  it('the mailer names a bad HEALTH_PORT and an unreadable secret file, one line each', async () => {
+    const missing = path.join(tempDir(), 'absent');
+    const result = await run({ TWOSTEP_DATA_DIR: tempDir(), HEALTH_PORT: 'x', TWOSTEP_MAIL_PRIVATE_KEY_FILE: missing }, WORKERS.mailer);
+    expectConfigLines(result, 'twostep-mailer', ['TWOSTEP_MAIL_PRIVATE_KEY_FILE', 'HEALTH_PORT']);
+    expect(result.stderr).toContain(`cannot read ${missing} (ENOENT)`);
   });
 });
 

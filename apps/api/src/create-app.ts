@@ -9,6 +9,7 @@ import { ApiModule } from './app.module';
 import { answerParserErrors } from './http/client-errors';
 import { NestPinoLogger } from './http/logger';
 import { Metrics, observeRequests } from './http/observability';
+import { OPS_PATHS, requireOpsKey } from './http/ops-key';
 
 /** Builds the HTTP app on a runtime; shared by `main.ts` and the HTTP tests. */
 export async function createApiApp(runtime: Runtime, logger: Logger): Promise<NestExpressApplication> {
@@ -20,6 +21,7 @@ export async function createApiApp(runtime: Runtime, logger: Logger): Promise<Ne
   answerParserErrors(app.getHttpServer());
   app.set('etag', false); // answers are per-request decisions, never revalidated: no SHA-1 of every body
   app.use(observeRequests(app.get(Metrics), logger));
+  if (runtime.env.TWOSTEP_OPS_KEY) app.use([...OPS_PATHS], requireOpsKey(runtime.env.TWOSTEP_OPS_KEY));
   // API answers are per request and some carry secrets (setup, recovery codes, device tokens): never stored by a cache.
   app.use('/v1', (_request: Request, response: Response, next: NextFunction) => {
     response.setHeader('Cache-Control', 'no-store');

@@ -1,5 +1,6 @@
 import type { DistributedAdapters } from '@twostep/app';
 import { ConfigError, type Env } from '@twostep/config';
+import { hasOpsKey, refuseOps } from './http/ops-key';
 import { STREAM_PREFIXES } from '@twostep/domain';
 import { EsdbEventStore, type SubscriptionOptions } from '@twostep/eventstore';
 import { connectRedis, RedisKeyValueStore, RedisReadModelStore, type KeyValueStore, type ReadModelStore } from '@twostep/readmodel';
@@ -78,6 +79,7 @@ export async function serveHealth(
   ready: () => Promise<HealthReport>,
   host = '0.0.0.0',
   metrics?: { contentType: string; metrics(): Promise<string> },
+  opsKey?: string,
 ): Promise<HealthServer> {
   const http = await import('node:http');
   const server = http.createServer((request, response) => {
@@ -95,6 +97,7 @@ export async function serveHealth(
       return;
     }
     if (request.url === '/metrics' && metrics) {
+      if (opsKey && !hasOpsKey(request, opsKey)) return refuseOps(response);
       metrics.metrics().then(
         (text) => {
           response.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });

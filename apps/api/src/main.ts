@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import * as path from 'node:path';
-import { ConfigError, parseEnv } from '@twostep/config';
+import { describeStartupFailure, parseEnv } from '@twostep/config';
 import { startApi } from './server';
 
 async function main(): Promise<void> {
@@ -40,14 +40,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    // One line per problem, each naming its variable; no stack.
-    process.stderr.write(error.problems.map((problem) => `twostep: invalid configuration: ${problem}\n`).join(''));
-  } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-    const { address, port } = error as { address?: string; port?: number };
-    process.stderr.write(`twostep: PORT: ${port ?? '?'} on ${address ?? 'HOST'} is already in use (set PORT or HOST)\n`);
-  } else {
-    process.stderr.write(`twostep failed to start: ${(error as Error).stack ?? String(error)}\n`);
-  }
+  process.stderr.write(describeStartupFailure('twostep', error, 'PORT'));
   process.exit(1);
 });

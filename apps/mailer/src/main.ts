@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { guardKeys, systemClock } from '@twostep/app';
 import { KafkaDeadLetterPublisher, KafkaEventConsumer } from '@twostep/bus';
-import { ConfigError, mailKeyFingerprint, parseEnv, type Env } from '@twostep/config';
+import { ConfigError, describeStartupFailure, mailKeyFingerprint, parseEnv, type Env } from '@twostep/config';
 import { Opener } from '@twostep/crypto';
 import { Mailer, MAIL_EVENT_TYPES, PrometheusMailMetrics, SmtpMailTransport, type MailOutcome } from '@twostep/mail';
 import { SqliteKeyValueStore, type KeyValueStore } from '@twostep/readmodel';
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   let stopping = false;
   let health: HealthServer | null = null;
   if (settings.healthPort !== undefined) {
-    health = await serveHealth(settings.healthPort, async () => ({ ok: running && !stopping, ...counts }), '0.0.0.0', registry);
+    health = await serveHealth(settings.healthPort, async () => ({ ok: running && !stopping, ...counts }), '0.0.0.0', registry, env.TWOSTEP_OPS_KEY);
   }
 
   const shutdown = async (reason: string, code: number) => {
@@ -189,7 +189,6 @@ function smtpHost(url: string): string {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
-  else process.stderr.write(`twostep mailer failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.stderr.write(describeStartupFailure('twostep-mailer', error, 'HEALTH_PORT'));
   process.exit(1);
 });

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { Lease, Projector, PROJECTOR_LEASE } from '@twostep/app';
 import { waitForKafka, KafkaEventPublisher } from '@twostep/bus';
-import { ConfigError, parseEnv, type Env } from '@twostep/config';
+import { ConfigError, describeStartupFailure, parseEnv, type Env } from '@twostep/config';
 import type { StoredEvent } from '@twostep/eventstore';
 import { STATUS_PROJECTION } from '@twostep/readmodel';
 import { serveHealth, workerSettings, type HealthServer } from '../../api/src/distributed';
@@ -121,7 +121,7 @@ async function run(env: Env, healthPort: number | undefined, logger: Logger): Pr
         projectionLag: head - projected,
         ...(relayed === null ? {} : { relayLag: head - relayed }),
       };
-    }, '0.0.0.0', registry);
+    }, '0.0.0.0', registry, env.TWOSTEP_OPS_KEY);
   }
 
   // One active projector: a second replica waits here as a standby.
@@ -197,7 +197,6 @@ async function run(env: Env, healthPort: number | undefined, logger: Logger): Pr
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
-  else process.stderr.write(`twostep projector failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.stderr.write(describeStartupFailure('twostep-projector', error, 'HEALTH_PORT'));
   process.exit(1);
 });

@@ -27,6 +27,7 @@ describe('configuration is validated at start-up', () => {
     ['MAIL_SMTP_POOL', '101'],
     ['KAFKA_TOPIC_PARTITIONS', '0'],
     ['KAFKA_TOPIC_PARTITIONS', '2.5'],
+    ['TWOSTEP_OPS_KEY', 'short'],
   ])('a bad %s (%s) stops start-up with a message naming it', (name, value) => {
     expect(() => parseEnv({ [name]: value })).toThrow(ConfigError);
     expect(() => parseEnv({ [name]: value })).toThrow(name);
@@ -43,6 +44,42 @@ describe('configuration is validated at start-up', () => {
   it('the delivery pipeline limits default to 64 sends in flight, 8 SMTP connections, 12 partitions', () => {
     expect(parseEnv({})).toMatchObject({ MAIL_MAX_IN_FLIGHT: 64, MAIL_SMTP_POOL: 8, KAFKA_TOPIC_PARTITIONS: 12 });
     expect(parseEnv({ MAIL_MAX_IN_FLIGHT: '', MAIL_SMTP_POOL: '2', KAFKA_TOPIC_PARTITIONS: '24' })).toMatchObject({ MAIL_MAX_IN_FLIGHT: 64, MAIL_SMTP_POOL: 2, KAFKA_TOPIC_PARTITIONS: 24 });
+  });
+
+  describe('secrets from files (NAME_FILE)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twostep-config-files-'));
+    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const file = (name: string, content: string) => {
+      const at = path.join(dir, name);
+      fs.writeFileSync(at, content, { mode: 0o600 });
+      return at;
+    };
+
+    it('reads the value from the file, dropping one trailing newline', () => {
+      const hashKey = Buffer.alloc(32, 1).toString('base64');
+      const env = parseEnv({ TWOSTEP_HASH_KEY_FILE: file('hash', `${hashKey}\n`), REDIS_URL_FILE: file('redis', 'redis://cache:6379\r\n') });
+      expect(env.TWOSTEP_HASH_KEY).toBe(hashKey);
+      expect(env.REDIS_URL).toBe('redis://cache:6379');
+    });
+
+    it('validates what the file holds like the variable itself', () => {
+      expect(() => parseEnv({ REDIS_URL_FILE: file('bad-redis', 'http://cache') })).toThrow(/^[\s\S]*REDIS_URL: must start with redis:\/\//);
+    });
+
+    it('refuses a missing or empty file, or both forms at once, naming the variable and never the value', () => {
+      const problems = (source: NodeJS.ProcessEnv) => {
+        try {
+          parseEnv(source);
+        } catch (error) {
+          return (error as ConfigError).problems;
+        }
+        return [];
+      };
+      expect(problems({ TWOSTEP_SECRET_KEYS_FILE: path.join(dir, 'absent') })).toEqual([`TWOSTEP_SECRET_KEYS_FILE: cannot read ${path.join(dir, 'absent')} (ENOENT)`]);
+      expect(problems({ TWOSTEP_SECRET_KEYS_FILE: file('empty', '\n') })).toEqual([`TWOSTEP_SECRET_KEYS_FILE: ${path.join(dir, 'empty')} is empty`]);
+      const both = problems({ TWOSTEP_HASH_KEY: 'secret-in-env-value', TWOSTEP_HASH_KEY_FILE: file('hash2', 'x') });
+      expect(both).toEqual(['TWOSTEP_HASH_KEY_FILE: set either TWOSTEP_HASH_KEY or TWOSTEP_HASH_KEY_FILE, not both']);
+    });
   });
 
   it('splits KAFKA_BROKERS', () => {
@@ -68,6 +105,8 @@ describe('key material', () => {
     expect(first.generatedApiKeys).toBe(true);
     expect(first.apiKeys.map((key) => key.role).sort()).toEqual(['admin', 'auditor', 'operator', 'portal']);
     const file = path.join(dir, 'keys.json');
+    expect(fs.existsSync(file)).toBe(false); // written only once the start goes on (persist)
+    first.persist();
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     const second = loadSecrets(parseEnv({ TWOSTEP_DATA_DIR: dir }), { generateMissing: true, needsOpener: true });
     expect(second.generatedApiKeys).toBe(false);

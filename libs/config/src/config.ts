@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { z } from 'zod/v4';
 
 /** One API key: who holds it and which tenants it may reach (`*` = all). */
@@ -52,6 +53,8 @@ const envSchema = z.object({
       .refine((limit) => bodyLimitBytes(limit) >= 1024 && bodyLimitBytes(limit) <= 1024 * 1024, 'between 1kb and 1mb')
       .default('16kb'),
   ),
+  /** Bearer key for /metrics and /docs (api) and /metrics (workers); unset = open, as in development. */
+  TWOSTEP_OPS_KEY: z.preprocess(blankIsUnset, z.string().min(24, 'at least 24 characters').regex(/^\S+$/, 'no spaces').optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SMTP_URL: optionalUrl(['smtp://', 'smtps://']),
   ESDB_URL: optionalUrl(['esdb://', 'esdb+discover://', 'kurrentdb://']),
@@ -86,6 +89,9 @@ const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
+/** Every variable start-up reads, for docs that must list them all (.env.example). */
+export const ENV_VARIABLES = Object.keys(envSchema.shape) as (keyof Env)[];
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
@@ -93,13 +99,51 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Variables that may come from a file instead: `NAME_FILE=/run/secrets/name` (Docker and
+ * Kubernetes secrets), so keys and credentials need not sit in the process environment. One
+ * trailing newline is dropped; setting both NAME and NAME_FILE is refused.
+ */
+export const FILE_VARIABLES = [
+  'TWOSTEP_API_KEYS',
+  'TWOSTEP_SECRET_KEYS',
+  'TWOSTEP_HASH_KEY',
+  'TWOSTEP_MAIL_PUBLIC_KEY',
+  'TWOSTEP_MAIL_PRIVATE_KEY',
+  'TWOSTEP_OPS_KEY',
+  'SMTP_URL',
+  'REDIS_URL',
+  'ESDB_URL',
+] as const;
+
+function readFileVariables(source: NodeJS.ProcessEnv): { values: NodeJS.ProcessEnv; problems: string[] } {
+  const values: NodeJS.ProcessEnv = { ...source };
+  const problems: string[] = [];
+  for (const name of FILE_VARIABLES) {
+    const file = blankIsUnset(source[`${name}_FILE`]) as string | undefined;
+    if (file === undefined) continue;
+    if (blankIsUnset(source[name]) !== undefined) {
+      problems.push(`${name}_FILE: set either ${name} or ${name}_FILE, not both`);
+      continue;
+    }
+    try {
+      const content = fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+      if (content === '') problems.push(`${name}_FILE: ${file} is empty`);
+      else values[name] = content;
+    } catch (error) {
+      problems.push(`${name}_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  return { values, problems };
+}
+
 /** Validates the environment; a bad value stops start-up with a message naming it. */
 export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
-  const result = envSchema.safeParse(source);
-  if (!result.success) {
-    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
-  }
-  return result.data;
+  const { values, problems } = readFileVariables(source);
+  const result = envSchema.safeParse(values);
+  if (!result.success) problems.push(...result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return result.data!;
 }
 
 export function parseApiKeys(json: string): ApiKey[] {
