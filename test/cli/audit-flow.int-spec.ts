@@ -104,17 +104,44 @@ describe('auditor CLI on a log written over HTTP', () => {
   });
 
   describe('while the api runs', () => {
-    it('explain tells the log in sentences with time and actor, including the reseller disable', async () => {
+    it('explain tells the log in sentences with time, actor and API key, including the reseller disable', async () => {
       const run = await cli(['explain', '--account', 'store-1/alice', ...at]);
       expect(run.code).toBe(0);
       const lines = run.out.split('\n');
       expect(lines[0]).toMatch(/^store-1\/alice: \d+ events \(stream TwoFactorAccount-store-1\|alice, positions \d+\.\.\d+\)$/);
-      expect(run.out).toContain(`${disabledAt.toISOString()}  2FA disabled by reseller reseller-ann (reason: lost phone)\n`);
-      expect(run.out).toMatch(/Z {2}Authenticator app setup started - by the customer\n/);
-      expect(run.out).toMatch(/Z {2}Logged in with a recovery code; 9 left, reset recommended - by the customer\n/);
+      // The operator key op-1 acted for reseller-ann; the portal key portal-1 for the customer.
+      expect(run.out).toContain(`${disabledAt.toISOString()}  2FA disabled by reseller reseller-ann (reason: lost phone) (key op-1)\n`);
+      expect(run.out).toMatch(/Z {2}Authenticator app setup started - by the customer \(key portal-1\)\n/);
+      expect(run.out).toMatch(/Z {2}Logged in with a recovery code; 9 left, reset recommended - by the customer \(key portal-1\)\n/);
       // Same sentences the api's event log shows.
       const log = await t.as('operator').get(`${accountUrl('store-1', 'alice')}/event-log`).expect(200);
       for (const entry of log.body.entries as { what: string; at: string }[]) expect(run.out).toContain(`${entry.at}  ${entry.what}`);
+    });
+
+    it("explain --json writes one object per event: the api's event log entries, naming the API key, never event data", async () => {
+      const run = await cli(['explain', '--account', 'store-1/alice', '--json', ...at]);
+      expect(run).toMatchObject({ code: 0, err: '' });
+      expect(run.out.endsWith('}\n')).toBe(true);
+      const entries = run.out.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      const events = await t.runtime.eventStore.readStream(accountStream('store-1', 'alice'));
+      expect(entries.map((entry) => entry.position)).toEqual(events.map((event) => event.position));
+      for (const entry of entries) expect(Object.keys(entry)).toEqual(['position', 'revision', 'eventId', 'at', 'type', 'what', 'actor']);
+      expect(entries.find((entry) => entry.type === 'ResellerDisabled')).toEqual({
+        position: expect.any(Number),
+        revision: expect.any(Number),
+        eventId: expect.any(String),
+        at: disabledAt.toISOString(),
+        type: 'ResellerDisabled',
+        what: '2FA disabled by reseller reseller-ann (reason: lost phone)',
+        actor: { kind: 'operator', id: 'reseller-ann', apiKeyId: 'op-1' },
+      });
+      expect(entries.find((entry) => entry.type === 'TotpSetupStarted')).toMatchObject({ actor: { kind: 'customer', apiKeyId: 'portal-1' } });
+      expect(run.out).not.toContain('"data"');
+      expect(run.out).not.toContain('recoveryCodeHash');
+      // The api's GET /event-log serves the very same entries, the acting key included.
+      const log = await t.as('operator').get(`${accountUrl('store-1', 'alice')}/event-log`).expect(200);
+      expect(log.body.entries).toEqual(entries);
+      expect((await cli(['explain', '--account', 'store-1/nobody', '--json', ...at])).out).toBe('');
     });
 
     it('explain refuses a bad account and reports an unknown one', async () => {

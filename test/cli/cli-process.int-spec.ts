@@ -52,6 +52,22 @@ describe('the built twostep CLI as a process', () => {
     expect(result.stdout).toMatch(/^FAILED: 1 problem in 9 events/);
     expect(result.stdout).toMatch(new RegExp(`^${position} +TwoFactorAccount-store-1\\|bob +1 +changed +stored hash`, 'm'));
     expect(result.status).toBe(1);
+    const json = run(['verify', '--json'], { TWOSTEP_DATA_DIR: dir });
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, anchor: null, problems: [{ position, stream: accountStream('store-1', 'bob'), revision: 1, kind: 'changed' }] });
+    expect(json.status).toBe(1);
+  });
+
+  it('verify --json and explain --json write only JSON to standard output, progress to standard error', () => {
+    const verified = run(['verify', '--json', '--data-dir', clean]);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, events: 9, streams: 3, accounts: 2, head: 9, anchor: { count: 9 }, problems: [] });
+    expect(verified.stderr).toMatch(/^read 9 events in /);
+    expect(verified.status).toBe(0);
+    const explained = run(['explain', '--account', 'store-1/alice', '--json', '--data-dir', clean]);
+    const lines = explained.stdout.trim().split('\n').map((line) => JSON.parse(line) as { revision: number; actor: unknown });
+    expect(lines.map((line) => line.revision)).toEqual([0, 1, 2, 3, 4]);
+    expect(lines[0]!.actor).toEqual({ kind: 'customer', apiKeyId: 'portal-1' });
+    expect(explained.stderr).toBe('');
+    expect(explained.status).toBe(0);
   });
 
   it('exits 2 with a clear message on bad arguments, 0 on --help', () => {
@@ -69,6 +85,12 @@ describe('the built twostep CLI as a process', () => {
   it('exits 1 when the data directory has no event store', () => {
     const result = run(['replay', '--data-dir', path.join(clean, 'missing')]);
     expect(result.stderr).toMatch(/^twostep replay: no event store at .*missing\/twostep\.db/);
+    expect(result.status).toBe(1);
+  });
+
+  it('a bad setting is one line naming the variable, exit 1, no stack', () => {
+    const result = run(['verify', '--data-dir', clean], { REDIS_URL: 'http://cache:6379' });
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^twostep verify: invalid configuration: REDIS_URL: must start with redis:\/\//)]);
     expect(result.status).toBe(1);
   });
 });

@@ -81,6 +81,6 @@ describe('twostep replay --rebuild into Redis', () => {
     expect(down.err).toMatch(/^twostep replay: Redis is unreachable at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
     expect(down.err).not.toContain('secret');
     const bad = await cli(['rebuild-projections', '--data-dir', dataDir], { REDIS_URL, REDIS_KEY_PREFIX: 'has space' });
-    expect(bad).toMatchObject({ code: 1, err: 'twostep rebuild-projections: Invalid configuration:\n  - REDIS_KEY_PREFIX: 1-64 characters of A-Z a-z 0-9 : _ . -\n' });
+    expect(bad).toMatchObject({ code: 1, err: 'twostep rebuild-projections: invalid configuration: REDIS_KEY_PREFIX: 1-64 characters of A-Z a-z 0-9 : _ . -\n' });
   });
 });

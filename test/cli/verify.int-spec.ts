@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import { accountStream } from '@twostep/domain';
-import { computeEventHash, SqliteEventStore } from '@twostep/eventstore';
-import { verify } from '../../apps/cli/src/commands/verify';
+import { computeEventHash, SqliteEventStore, verifyChain, type StoredEvent } from '@twostep/eventstore';
+import { verify, type VerifyReport } from '../../apps/cli/src/commands/verify';
 import { Captured, cli, copyDataDir, dbFile, seedLog, tempDir, withDb } from './support';
 
 /** `twostep verify` against tampering done directly on the SQLite file, as an insider with sqlite3 would. */
@@ -35,6 +35,35 @@ describe('twostep verify', () => {
       .split('\n')
       .filter((line) => /^\d+\s/.test(line))
       .map((line) => line.split(/\s{2,}/));
+  /** Every event of a data directory's log, in global order, in one array. */
+  const wholeLog = async (dir: string): Promise<StoredEvent[]> => {
+    const store = SqliteEventStore.open(dbFile(dir));
+    try {
+      const events: StoredEvent[] = [];
+      for (let page = await store.readAll(); page.length > 0; page = await store.readAll({ after: page[page.length - 1]!.position })) events.push(...page);
+      return events;
+    } finally {
+      await store.close();
+    }
+  };
+  const verifyJson = async (...args: string[]) => {
+    const run = await cli(['verify', '--json', ...args]);
+    return { ...run, report: JSON.parse(run.out) as VerifyReport };
+  };
+  /**
+   * verify reads the log once, keeping no events, and re-reads only suspect streams: it must
+   * still report exactly what verifyChain reports over the whole log held in memory, in the
+   * table and in --json.
+   */
+  const expectWholeLogProblems = async (dir: string, table: string) => {
+    const expected = verifyChain(await wholeLog(dir));
+    expect(expected.length).toBeGreaterThan(0);
+    expect(problems(table)).toEqual(expected.map((p) => [String(p.position), p.stream, String(p.revision), p.kind, p.detail]));
+    const json = await verifyJson('--data-dir', dir);
+    expect(json.code).toBe(1);
+    expect(json.report).toMatchObject({ ok: false, anchor: null, anchors: [] });
+    expect(json.report.problems).toEqual(expected);
+  };
 
   it('passes an untouched log, with counts', async () => {
     const run = await cli(['verify', '--data-dir', clean]);
@@ -61,6 +90,7 @@ describe('twostep verify', () => {
     );
     const run = await cli(['verify', '--data-dir', dir]);
     expect(run.code).toBe(1);
+    await expectWholeLogProblems(dir, run.out);
     expect(run.out).toMatch(/^FAILED: 1 problem in 9 events/);
     expect(problems(run.out)).toEqual([[String(positionOf(dir, alice, 4)), alice, '4', 'changed', expect.stringContaining('does not match content')]]);
   });
@@ -70,6 +100,7 @@ describe('twostep verify', () => {
     const dir = tampered((db) => db.prepare('DELETE FROM es_events WHERE position = ?').run(deleted));
     const run = await cli(['verify', '--data-dir', dir]);
     expect(run.code).toBe(1);
+    await expectWholeLogProblems(dir, run.out);
     expect(problems(run.out)).toEqual([[String(positionOf(dir, alice, 3)), alice, '3', 'removed', 'revisions 2..2 are missing']]);
   });
 
@@ -84,6 +115,7 @@ describe('twostep verify', () => {
     );
     const run = await cli(['verify', '--data-dir', dir]);
     expect(run.code).toBe(1);
+    await expectWholeLogProblems(dir, run.out);
     // Revision 2 now comes after revision 3.
     expect(problems(run.out)).toEqual([[String(p3), alice, '2', 'reordered', 'revision 2 comes after revision 3 in global order']]);
   });
@@ -99,6 +131,7 @@ describe('twostep verify', () => {
     );
     const run = await cli(['verify', '--data-dir', dir]);
     expect(run.code).toBe(1);
+    await expectWholeLogProblems(dir, run.out);
     const rows = problems(run.out);
     expect(rows).toContainEqual([String(p2), alice, '3', 'reordered', expect.any(String)]);
     expect(rows).toContainEqual([String(p3), alice, '2', 'reordered', expect.any(String)]);
@@ -143,6 +176,7 @@ describe('twostep verify', () => {
     );
     const run = await cli(['verify', '--data-dir', dir]);
     expect(run.code).toBe(1);
+    await expectWholeLogProblems(dir, run.out);
     const rows = problems(run.out);
     // The event that used to follow revision 1 now sits behind the forged one, which claims the same predecessor.
     expect(rows).toContainEqual([
@@ -154,6 +188,85 @@ describe('twostep verify', () => {
     ]);
     // The renumbered rest no longer matches its hashes.
     expect(rows.filter((row) => row[3] === 'changed').map((row) => row[2])).toEqual(['3', '4', '5']);
+  });
+
+  it('a revision made negative, which reading the stream by revision does not return: reported all the same', async () => {
+    const p2 = positionOf(clean, alice, 2);
+    const dir = tampered((db) => db.prepare('UPDATE es_events SET revision = -1 WHERE position = ?').run(p2));
+    const run = await cli(['verify', '--data-dir', dir]);
+    expect(run.code).toBe(1);
+    await expectWholeLogProblems(dir, run.out);
+    const rows = problems(run.out);
+    expect(rows).toContainEqual([String(p2), alice, '-1', 'changed', expect.stringContaining('does not match content')]);
+    expect(rows).toContainEqual([String(positionOf(dir, alice, 3)), alice, '3', 'removed', 'revisions 2..2 are missing']);
+  });
+
+  describe('--json', () => {
+    it('one object on standard output for an untouched log, progress on standard error only', async () => {
+      const run = await verifyJson('--data-dir', clean);
+      expect(run.code).toBe(0);
+      expect(run.out.endsWith('}\n')).toBe(true);
+      expect(run.out.trim().split('\n')).toHaveLength(1);
+      const anchor = /^anchor (\d+):([0-9a-f]{64}) {2}/m.exec((await cli(['verify', '--data-dir', clean])).out)!;
+      expect(run.report).toEqual({
+        ok: true,
+        events: 9,
+        streams: 3,
+        accounts: 2,
+        head: 9,
+        store: `SQLite ${dbFile(clean)}`,
+        anchor: { count: 9, digest: anchor[2] },
+        anchors: [],
+        problems: [],
+      });
+      expect(run.err).toMatch(/^read 9 events in \d+\.\d\d s \(\d+ events\/s\)\n$/);
+    });
+
+    it('lists every problem with position, stream, revision, kind and detail, and exits 1', async () => {
+      const position = positionOf(clean, alice, 4);
+      const dir = tampered((db) => db.prepare(`UPDATE es_events SET data = json_set(data, '$.reason', 'none') WHERE position = ?`).run(position));
+      const run = await verifyJson('--data-dir', dir);
+      expect(run.code).toBe(1);
+      expect(run.report).toEqual({
+        ok: false,
+        events: 9,
+        streams: 3,
+        accounts: 2,
+        head: 9,
+        store: `SQLite ${dbFile(dir)}`,
+        anchor: null, // no fresh anchor for a log that fails: nobody should keep one
+        anchors: [],
+        problems: [{ position, stream: alice, revision: 4, kind: 'changed', detail: expect.stringMatching(/^stored hash [0-9a-f]{64} does not match content \(recomputed [0-9a-f]{64}\)$/) }],
+      });
+    });
+
+    it('says which anchors hold, and why one does not', async () => {
+      const anchor = /^anchor (\S+) {2}/m.exec((await cli(['verify', '--data-dir', clean])).out)![1]!;
+      const early = `3:${'0'.repeat(64)}`;
+      const held = await verifyJson('--anchor', anchor, '--data-dir', clean);
+      expect(held.code).toBe(0);
+      expect(held.report.anchors).toEqual([{ anchor, holds: true }]);
+
+      const cut = tampered((db) => db.prepare('DELETE FROM es_events WHERE position = 9').run());
+      const run = await verifyJson('--anchor', anchor, '--anchor', early, '--data-dir', cut);
+      expect(run.code).toBe(1);
+      expect(run.report).toMatchObject({ ok: false, events: 8, anchor: null, problems: [] });
+      expect(run.report.anchors).toEqual([
+        { anchor, holds: false, detail: 'the log holds 8 events, the anchor covers 9: events were removed (cut off the end of the log)' },
+        {
+          anchor: early,
+          holds: false,
+          detail: 'the first 3 events (up to position 3) are not the anchored ones: an event was changed, removed, inserted or re-hashed since',
+        },
+      ]);
+    });
+
+    it('writes nothing to standard output when it cannot read the store', async () => {
+      const empty = tempDir();
+      dirs.push(empty);
+      const run = await cli(['verify', '--json', '--data-dir', empty]);
+      expect(run).toMatchObject({ code: 1, out: '', err: expect.stringMatching(/^twostep verify: no event store at /) });
+    });
   });
 
   describe('anchors (the log digest kept outside twostep)', () => {

@@ -117,16 +117,22 @@ const COMMANDS: Record<string, Command> = {
   'rebuild-projections': rebuildCommand,
   verify: {
     summary: 'recompute every stream hash chain, check anchors; exit 1 on any problem',
-    usage: 'twostep verify [--anchor N:DIGEST ...] [--data-dir DIR]',
-    options: { anchor: { type: 'string', multiple: true } },
-    help: ['--anchor N:DIGEST   an anchor printed by an earlier verify: the log must still begin with those N events'],
+    usage: 'twostep verify [--anchor N:DIGEST ...] [--json] [--data-dir DIR]',
+    options: { anchor: { type: 'string', multiple: true }, json: { type: 'boolean' } },
+    help: [
+      '--anchor N:DIGEST   an anchor printed by an earlier verify: the log must still begin with those N events',
+      '--json              one JSON object: ok, events, streams, accounts, head, store, anchor, anchors, problems',
+    ],
     notes: [
       'Each problem is printed with its position, stream, revision and kind:',
       'changed, removed, reordered or inserted.',
       'The chains alone cannot see events cut off the end of a stream, or a rewrite that re-hashes',
       'the rest of a stream; an anchor kept outside twostep from an earlier run catches both.',
+      'The log is read once, a page at a time, keeping a few values per stream (not the events);',
+      'only streams that fail that pass are read again, to classify their problems.',
+      'Progress goes to standard error; with --json, standard output holds only the JSON object.',
     ],
-    run: (values, io) => verify({ ...store(values, io), anchors: anchorsOf(values) }, io.out, io.err),
+    run: (values, io) => verify({ ...store(values, io), anchors: anchorsOf(values), json: values.json === true }, io.out, io.err),
   },
   'status-at': {
     summary: "an account's 2FA status as of a time or a global position",
@@ -146,10 +152,18 @@ const COMMANDS: Record<string, Command> = {
   },
   explain: {
     summary: "an account's event log in plain sentences, with time and actor",
-    usage: 'twostep explain --account T/U [--data-dir DIR]',
-    options: { account: { type: 'string' } },
-    help: ['--account T/U       the account, e.g. store-1/alice'],
-    run: (values, io) => explain({ ...store(values, io), account: str(values, 'account') ?? '' }, io.out),
+    usage: 'twostep explain --account T/U [--json] [--data-dir DIR]',
+    options: { account: { type: 'string' }, json: { type: 'boolean' } },
+    help: [
+      '--account T/U       the account, e.g. store-1/alice',
+      "--json              one JSON object per event (the api's event log entry) instead of the sentences",
+    ],
+    notes: [
+      'Each line: time, what happened, who did it, and the API key used where it is not the actor\'s id.',
+      'JSON fields per line: position, revision, eventId, at, type, what, actor {kind, id?, apiKeyId?};',
+      'never the event data (secrets, code hashes, addresses).',
+    ],
+    run: (values, io) => explain({ ...store(values, io), account: str(values, 'account') ?? '', json: values.json === true }, io.out),
   },
   'reencrypt-secrets': {
     summary: 'key rotation: re-encrypt TOTP secrets with the active key',

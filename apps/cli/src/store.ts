@@ -64,7 +64,7 @@ function parseSource(source: NodeJS.ProcessEnv): Env {
   try {
     return parseEnv(source);
   } catch (error) {
-    if (error instanceof ConfigError) throw new CliError(error.message);
+    if (error instanceof ConfigError) throw new CliError(`invalid configuration: ${error.problems.join('; ')}`);
     throw error;
   }
 }
@@ -179,7 +179,7 @@ export async function openReadModels(opened: OpenedStore): Promise<OpenedReadMod
 }
 
 /** Every event in global order, a page at a time. */
-export async function* eventPages(store: EventStore, pageSize = 1000): AsyncGenerator<StoredEvent[]> {
+export async function* eventPages(store: Pick<EventStore, 'readAll'>, pageSize = 1000): AsyncGenerator<StoredEvent[]> {
   let after = 0;
   for (;;) {
     const page = await store.readAll({ after, limit: pageSize });

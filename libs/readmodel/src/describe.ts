@@ -26,6 +26,16 @@ export function describeActor(event: StoredEvent): string {
   }
 }
 
+/**
+ * The API key the actor acted with, when naming it says something the actor's name does not:
+ * null without a key (twostep's own events) and when the id is the key id (auditors, and
+ * operators or admins that named nobody), so a sentence never says the same id twice.
+ */
+export function actingApiKey(event: StoredEvent): string | null {
+  const { id, apiKeyId } = event.metadata.actor;
+  return apiKeyId && apiKeyId !== id ? apiKeyId : null;
+}
+
 /** One event as a plain sentence for people (event log, `twostep explain`). */
 export function describeEvent(event: StoredEvent): string {
   const e = { type: event.type, data: event.data } as AccountEvent | { type: 'PolicyUpdated'; data: { changed: string[] } };

@@ -101,7 +101,7 @@ export function toLogEntry(stored: StoredEvent): EventLogEntry {
     at: stored.metadata.at,
     type: stored.type,
     what: describeEvent(stored),
-    actor: actor.id ? { kind: actor.kind, id: actor.id } : { kind: actor.kind },
+    actor: { kind: actor.kind, ...(actor.id ? { id: actor.id } : {}), ...(actor.apiKeyId ? { apiKeyId: actor.apiKeyId } : {}) },
   };
 }
 

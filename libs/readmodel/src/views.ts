@@ -26,5 +26,6 @@ export interface EventLogEntry {
   at: string;
   type: string;
   what: string;
-  actor: { kind: string; id?: string };
+  /** Who did it; `apiKeyId` is the API key the request came with (absent for twostep's own events). */
+  actor: { kind: string; id?: string; apiKeyId?: string };
 }

@@ -64,21 +64,25 @@ export function readModelStoreContract(name: string, factory: () => Promise<Read
       await subject.cleanup();
     });
 
+    /** Actors as the api records them: portal keys act for the customer, operators name themselves. */
+    const CUSTOMER: Actor = { kind: 'customer', apiKeyId: 'key-portal' };
+    const OPERATOR: Actor = { kind: 'operator', id: 'op-1', apiKeyId: 'key-ops' };
+
     /** An account's life: setup, enable, a failed attempt, a lock, an unlock, a recovery login, a reseller disable. */
     function history(userId: string, firstPosition: number): StoredEvent[] {
       const stream = accountStream(tenant, userId);
       let revision = 0;
       let position = firstPosition;
-      const e = (type: string, data: Record<string, unknown>, actor?: Actor) => storedEvent(stream, revision++, position++, type, data, actor);
+      const e = (type: string, data: Record<string, unknown>, actor: Actor = CUSTOMER) => storedEvent(stream, revision++, position++, type, data, actor);
       return [
         e('TotpSetupStarted', { secret: { kid: 'k1', ct: 'x' } }),
         e('TwoFactorEnabled', { method: 'totp', recoveryCodeHashes: hashes(10), confirmedStep: 1 }),
         e('ChallengeStarted', { challengeId: 'c1', method: 'totp', expiresAt: '2025-01-01T13:00:00.000Z' }),
         e('AttemptFailed', { challengeId: 'c1', method: 'totp', reason: 'wrong_code', failedAttempts: 1, attemptsLeft: 2 }),
         e('AccountLocked', { lockedUntil: '2025-01-01T12:30:00.000Z', failedAttempts: 3 }),
-        e('AccountUnlocked', { operatorId: 'op-1' }, { kind: 'operator', id: 'op-1' }),
+        e('AccountUnlocked', { operatorId: 'op-1' }, OPERATOR),
         e('RecoveryCodeUsed', { challengeId: 'c2', recoveryCodeHash: 'h3', recoveryCodesRemaining: 9 }),
-        e('ResellerDisabled', { operatorId: 'op-1', reason: 'customer called' }, { kind: 'operator', id: 'op-1' }),
+        e('ResellerDisabled', { operatorId: 'op-1', reason: 'customer called' }, OPERATOR),
       ];
     }
 
@@ -147,8 +151,27 @@ export function readModelStoreContract(name: string, factory: () => Promise<Read
 
         const log = await store.eventLog(tenant, 'alice');
         expect(log).toEqual(events.map(toLogEntry));
-        expect(log[7]).toEqual(expect.objectContaining({ type: 'ResellerDisabled', actor: { kind: 'operator', id: 'op-1' }, what: expect.stringContaining('op-1') }));
+        expect(log[7]).toEqual(expect.objectContaining({ type: 'ResellerDisabled', actor: { kind: 'operator', id: 'op-1', apiKeyId: 'key-ops' }, what: expect.stringContaining('op-1') }));
         expect(await store.checkpoint(projection)).toBe(8);
+      });
+
+      it('names the API key that acted in every event log entry that has one', async () => {
+        const stream = accountStream(tenant, 'alice');
+        const events = [
+          storedEvent(stream, 0, 1, 'TotpSetupStarted', { secret: { kid: 'k1' } }, CUSTOMER),
+          storedEvent(stream, 1, 2, 'AccountUnlocked', { operatorId: 'op-1' }, OPERATOR),
+          storedEvent(stream, 2, 3, 'PasswordResetRecorded', {}, { kind: 'auditor', id: 'key-audit', apiKeyId: 'key-audit' }),
+          storedEvent(stream, 3, 4, 'TotpSecretReencrypted', { secret: { kid: 'k2' } }, { kind: 'system', id: 'twostep-cli' }),
+          storedEvent(stream, 4, 5, 'AccountLocked', { lockedUntil: '2025-01-01T12:30:00.000Z', failedAttempts: 3 }, { kind: 'system' }),
+        ];
+        await store.applyPage(projection, events);
+        expect((await store.eventLog(tenant, 'alice')).map((entry) => entry.actor)).toEqual([
+          { kind: 'customer', apiKeyId: 'key-portal' },
+          { kind: 'operator', id: 'op-1', apiKeyId: 'key-ops' },
+          { kind: 'auditor', id: 'key-audit', apiKeyId: 'key-audit' },
+          { kind: 'system', id: 'twostep-cli' },
+          { kind: 'system' },
+        ]);
       });
 
       it('keeps accounts apart and moves only the checkpoint for a policy event', async () => {
