@@ -9,6 +9,7 @@ import { parseEnv } from '@twostep/config';
 import { createApiApp } from '../../apps/api/src/create-app';
 import { EmbeddedWorkers } from '../../apps/api/src/embedded';
 import { Metrics } from '../../apps/api/src/http/observability';
+import { checkAnswers } from './contract-check';
 
 /** API keys used by the HTTP tests: one per role, plus tenant-scoped ones. */
 export const KEYS = {
@@ -38,6 +39,8 @@ export interface TestApp {
   dataDir: string;
   http: ReturnType<typeof request>;
   workers: EmbeddedWorkers;
+  /** Answers that broke the contract (checked on every /v1 answer; close() fails when there are any). */
+  contractViolations: string[];
   as(role: keyof typeof KEYS): { get(url: string): request.Test; post(url: string, body?: object): request.Test; put(url: string, body?: object): request.Test };
   close(): Promise<void>;
 }
@@ -52,6 +55,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   const app = await createApiApp(runtime, logger);
   const workers = new EmbeddedWorkers(runtime, logger, { registry: app.get(Metrics).registry });
   await workers.start();
+  const contractViolations: string[] = [];
+  app.use(checkAnswers(contractViolations));
   await app.init();
   const http = request(app.getHttpServer());
   const auth = (role: keyof typeof KEYS) => `Bearer ${KEYS[role]}`;
@@ -67,11 +72,14 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       post: (url, body = {}) => request(app.getHttpServer()).post(url).set('Authorization', auth(role)).send(body),
       put: (url, body = {}) => request(app.getHttpServer()).put(url).set('Authorization', auth(role)).send(body),
     }),
+    contractViolations,
     async close() {
       await app.close();
       await workers.stop();
       await runtime.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
+      // Every answer the suite got was checked against openapi.json's operation for its route.
+      if (contractViolations.length > 0) throw new Error(`answers that break the contract:\n  ${[...new Set(contractViolations)].join('\n  ')}`);
     },
   };
 }

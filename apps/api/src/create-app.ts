@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Runtime } from '@twostep/app';
 import { ApiModule } from './app.module';
+import { apiDocument } from './operations';
 import { answerParserErrors } from './http/client-errors';
 import { NestPinoLogger } from './http/logger';
 import { Metrics, observeRequests } from './http/observability';
@@ -50,16 +51,8 @@ export async function createApiApp(runtime: Runtime, logger: Logger): Promise<Ne
       response.status(error.status).json({ error: 'bad_request', message: 'The request body could not be read.' });
     } else next(error);
   });
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('twostep')
-      .setDescription('Event-sourced two-factor authentication for commerce platforms')
-      .setVersion('1')
-      .addBearerAuth()
-      .addSecurityRequirements('bearer')
-      .build(),
-  );
+  // The contract is built from the routes' own schemas (operations.ts), not from decorators.
+  const document = apiDocument() as unknown as OpenAPIObject;
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   return app;
 }

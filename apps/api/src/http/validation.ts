@@ -17,11 +17,5 @@ export class ZodBody<T extends z.ZodType> implements PipeTransform<unknown, z.in
   }
 }
 
-/** JSON schema of a zod schema, for the OpenAPI document. */
-export const jsonSchema = (schema: z.ZodType): Record<string, unknown> => {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema) as Record<string, unknown>;
-  return rest;
-};
-
 export const sixDigitCode = z.string().regex(/^\d{6}$/, 'must be exactly 6 digits');
 export const emptyBody = z.object({}).strict();

@@ -1,5 +1,4 @@
 import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
-import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod/v4';
 import { accountStream } from '@twostep/domain';
 import type { Runtime } from '@twostep/app';
@@ -9,6 +8,7 @@ import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE } from '../../http/current-principal';
 import { ZodBody } from '../../http/validation';
 import { RUNTIME } from '../../tokens';
+import { Actor, isoTime, StoredEventBody, type Operation } from '../../http/contract';
 
 export const PageQuery = z
   .object({
@@ -18,16 +18,51 @@ export const PageQuery = z
   .strict();
 type Page = z.infer<typeof PageQuery>;
 
-@ApiTags('event log')
+export const accountEventLogOperation: Operation = {
+  operationId: 'getAccountEventLog',
+  method: 'get',
+  path: '/v1/tenants/{tenantId}/accounts/{userId}/event-log',
+  tag: 'event log',
+  summary: "The account's event log for people: time, what happened, who did it",
+  description: 'Page with `after` = the previous `next` (a revision); `next` is null on the last page.',
+  roles: ['operator', 'admin', 'auditor'],
+  query: PageQuery,
+  response: {
+    status: 200,
+    description: 'A page of the event log',
+    schema: z
+      .object({
+        tenantId: z.string(),
+        userId: z.string(),
+        entries: z.array(
+          z.object({ position: z.number().int(), revision: z.number().int(), eventId: z.string(), at: isoTime, type: z.string(), what: z.string(), actor: Actor }).strict(),
+        ),
+        next: z.number().int().nullable(),
+      })
+      .strict(),
+  },
+  errors: [],
+};
+
+export const accountEventsOperation: Operation = {
+  operationId: 'getAccountEvents',
+  method: 'get',
+  path: '/v1/tenants/{tenantId}/accounts/{userId}/events',
+  tag: 'event log',
+  summary: 'The raw events of the account, in order',
+  description: 'Page with `after` = the previous `next` (a revision); `next` is null on the last page.',
+  roles: ['auditor', 'admin'],
+  query: PageQuery,
+  response: { status: 200, description: 'A page of events', schema: z.object({ events: z.array(StoredEventBody), next: z.number().int().nullable() }).strict() },
+  errors: [],
+};
+
 @Controller(ACCOUNT_ROUTE)
 export class AccountHistoryController {
   constructor(private readonly readModels: ReadModels, @Inject(RUNTIME) private readonly runtime: Runtime) {}
 
   @Get('event-log')
-  @Roles('operator', 'admin', 'auditor')
-  @ApiOperation({ summary: "The account's event log for people: time, what happened, who did it" })
-  @ApiQuery({ name: 'after', required: false, description: 'revision to continue after' })
-  @ApiQuery({ name: 'limit', required: false })
+  @Roles(...accountEventLogOperation.roles)
   async eventLog(@Param() { tenantId, userId }: AccountRef, @Query(new ZodBody(PageQuery)) page: Page) {
     const store = await this.readModels.fresh();
     const entries = await store.eventLog(tenantId, userId, page);
@@ -35,10 +70,7 @@ export class AccountHistoryController {
   }
 
   @Get('events')
-  @Roles('auditor', 'admin')
-  @ApiOperation({ summary: 'The raw events of the account, in order (secrets stay encrypted or hashed)' })
-  @ApiQuery({ name: 'after', required: false, description: 'revision to continue after' })
-  @ApiQuery({ name: 'limit', required: false })
+  @Roles(...accountEventsOperation.roles)
   async events(@Param() { tenantId, userId }: AccountRef, @Query(new ZodBody(PageQuery)) page: Page) {
     const all = await this.runtime.eventStore.readStream(accountStream(tenantId, userId), { fromRevision: (page.after ?? -1) + 1 });
     const events = all.slice(0, page.limit);

@@ -1,5 +1,4 @@
 import { Controller, Get, Inject, Query, Req } from '@nestjs/common';
-import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod/v4';
 import type { Runtime } from '@twostep/app';
 import { parseStream } from '@twostep/domain';
@@ -9,6 +8,7 @@ import { ApiError } from '../../http/errors';
 import { canReachTenant, type Principal } from '../../http/principal';
 import { ZodBody } from '../../http/validation';
 import { RUNTIME } from '../../tokens';
+import { isoTime, StoredEventBody, type Operation } from '../../http/contract';
 
 const AllEventsQuery = z
   .object({
@@ -19,26 +19,48 @@ const AllEventsQuery = z
 
 const AnchorQuery = z.object({ count: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }).strict();
 
-@ApiTags('auditors')
+export const allEventsOperation: Operation = {
+  operationId: 'listEvents',
+  method: 'get',
+  path: '/v1/events',
+  tag: 'auditors',
+  summary: 'Every event in global order',
+  description: 'Page with `after` = the previous `next` (a position). A key scoped to some tenants sees only theirs, so a page may hold fewer than `limit` events, even none, with a `next` to follow; `next` is null only at the end of the log.',
+  roles: ['auditor', 'admin'],
+  query: AllEventsQuery,
+  response: { status: 200, description: 'A page of the log', schema: z.object({ events: z.array(StoredEventBody), next: z.number().int().nullable() }).strict() },
+  errors: [],
+};
+
+export const anchorOperation: Operation = {
+  operationId: 'getAnchor',
+  method: 'get',
+  path: '/v1/events/anchor',
+  tag: 'auditors',
+  summary: 'The log anchor N:digest of the first `count` events (default: all); keep it outside twostep',
+  description: 'A rolling sha256 over the events\' hashes; `twostep verify --anchor N:digest` later proves the log still begins with exactly those events. Needs a key for every tenant (`*`).',
+  roles: ['auditor', 'admin'],
+  query: AnchorQuery,
+  response: {
+    status: 200,
+    description: 'The anchor',
+    schema: z.object({ anchor: z.string(), count: z.number().int().min(0), digest: z.string(), position: z.number().int().min(0), at: isoTime.nullable() }).strict(),
+  },
+  errors: ['forbidden_tenant', 'log_shorter_than_anchor'],
+};
+
 @Controller('v1/events')
 export class AuditEventsController {
   constructor(@Inject(RUNTIME) private readonly runtime: Runtime) {}
 
   @Get()
-  @Roles('auditor', 'admin')
-  @ApiOperation({ summary: 'Every event in global order; page with `after` = the previous `next`' })
-  @ApiQuery({ name: 'after', required: false, description: 'global position to continue after' })
-  @ApiQuery({ name: 'limit', required: false })
+  @Roles(...allEventsOperation.roles)
   async all(@Query(new ZodBody(AllEventsQuery)) query: z.infer<typeof AllEventsQuery>, @Req() request: AuthedRequest) {
     return readVisiblePage(this.runtime, request.principal, query.after, query.limit);
   }
 
   @Get('anchor')
-  @Roles('auditor', 'admin')
-  @ApiOperation({
-    summary: 'The log anchor N:digest (rolling sha256 over event hashes) of the first `count` events, or of all; keep it outside twostep',
-  })
-  @ApiQuery({ name: 'count', required: false, description: 'anchor the first N events (default: every event so far)' })
+  @Roles(...anchorOperation.roles)
   async anchor(@Query(new ZodBody(AnchorQuery)) query: z.infer<typeof AnchorQuery>, @Req() request: AuthedRequest) {
     if (!request.principal.tenants.includes('*')) {
       throw new ApiError(403, 'forbidden_tenant', "An anchor covers every tenant's events: it needs a key for all tenants (*).");

@@ -1,6 +1,5 @@
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
-import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod/v4';
 import { matchTotpStep } from '@twostep/crypto';
 import type { Runtime } from '@twostep/app';
@@ -9,8 +8,9 @@ import { newRecoveryCodes } from '../../accounts/recovery-codes';
 import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
-import { jsonSchema, sixDigitCode, ZodBody } from '../../http/validation';
+import { sixDigitCode, ZodBody } from '../../http/validation';
 import { RUNTIME } from '../../tokens';
+import { type Operation } from '../../http/contract';
 
 const ConfirmBody = z.object({ code: sixDigitCode }).strict();
 
@@ -37,16 +37,33 @@ export class ConfirmTotpHandler implements ICommandHandler<ConfirmTotpCommand> {
   }
 }
 
-@ApiTags('authenticator app')
+export const confirmTotpOperation: Operation = {
+  operationId: 'confirmTotp',
+  method: 'post',
+  path: '/v1/tenants/{tenantId}/accounts/{userId}/two-factor/totp/confirm',
+  tag: 'authenticator app',
+  summary: 'Confirm setup with a code from the app; returns the 10 recovery codes, shown only this once',
+  description: 'Confirming uses up the current 30-second step: the first login after it needs the next code.',
+  roles: ['portal'],
+  body: ConfirmBody,
+  bodyRequired: true,
+  response: {
+    status: 200,
+    description: '2FA is on; the recovery codes are never shown again',
+    secret: true,
+    schema: z.object({ status: z.literal('Enabled'), method: z.literal('totp'), recoveryCodes: z.array(z.string()).length(10) }).strict(),
+  },
+  errors: ['invalid_code', 'setup_not_started', 'concurrent_update', 'secret_key_missing'],
+  examples: { code: { code: '123456' } },
+};
+
 @Controller(ACCOUNT_ROUTE)
 export class ConfirmTotpController {
   constructor(private readonly commands: CommandBus) {}
 
   @Post('two-factor/totp/confirm')
-  @HttpCode(200)
-  @Roles('portal')
-  @ApiOperation({ summary: 'Confirm setup with the current app code; returns the 10 recovery codes, shown only this once' })
-  @ApiBody({ schema: jsonSchema(ConfirmBody) })
+  @HttpCode(confirmTotpOperation.response.status)
+  @Roles(...confirmTotpOperation.roles)
   confirm(@Param() account: AccountRef, @CurrentPrincipal() principal: Principal, @Body(new ZodBody(ConfirmBody)) body: z.infer<typeof ConfirmBody>) {
     return this.commands.execute(new ConfirmTotpCommand({ tenantId: account.tenantId, userId: account.userId }, principal, body.code));
   }

@@ -1,5 +1,4 @@
 import { Controller, Get, Inject, Param } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Runtime } from '@twostep/app';
 import { emptyStatus, presentStatus } from '@twostep/readmodel';
 import type { AccountRef } from '../../accounts/account-runner';
@@ -8,15 +7,50 @@ import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import type { Principal } from '../../http/principal';
 import { RUNTIME } from '../../tokens';
+import { z } from 'zod/v4';
+import { isoTime, type Operation } from '../../http/contract';
 
-@ApiTags('status')
+const FullStatus = z
+  .object({
+    tenantId: z.string(),
+    userId: z.string(),
+    status: z.enum(['Enabled', 'Disabled']).describe('The seed\'s read-only Two-Factor Authentication field'),
+    method: z.enum(['totp', 'email']).nullable(),
+    setupPending: z.boolean(),
+    recoveryCodesRemaining: z.number().int().min(0),
+    resetRecommended: z.boolean().describe('a recovery code was used: recommend setting up again'),
+    failedAttempts: z.number().int().min(0),
+    lockedUntil: isoTime.nullable(),
+    trustedDevices: z.array(z.object({ deviceId: z.string(), expiresAt: isoTime }).strict()),
+    lastCodeSent: z.object({ to: z.string().describe('masked address'), at: isoTime, expiresAt: isoTime }).strict().nullable(),
+    enabledAt: isoTime.nullable(),
+    passwordResetAt: isoTime.nullable(),
+    updatedAt: z.string().describe('time of the last event; empty for an account with none'),
+  })
+  .strict();
+
+export const getStatusOperation: Operation = {
+  operationId: 'getStatus',
+  method: 'get',
+  path: '/v1/tenants/{tenantId}/accounts/{userId}/two-factor',
+  tag: 'status',
+  summary: "An account's 2FA status",
+  description: 'Portal and admin keys get the whole view; reseller (operator) keys get Enabled/Disabled and the lock only. An unknown account is `Disabled`.',
+  roles: ['portal', 'operator', 'admin'],
+  response: {
+    status: 200,
+    description: 'The status view',
+    schema: z.union([FullStatus, FullStatus.pick({ tenantId: true, userId: true, status: true, lockedUntil: true }).strict()]),
+  },
+  errors: [],
+};
+
 @Controller(ACCOUNT_ROUTE)
 export class GetStatusController {
   constructor(private readonly readModels: ReadModels, @Inject(RUNTIME) private readonly runtime: Runtime) {}
 
   @Get('two-factor')
-  @Roles('portal', 'operator', 'admin')
-  @ApiOperation({ summary: "An account's 2FA status (resellers see Enabled/Disabled and the lock only)" })
+  @Roles(...getStatusOperation.roles)
   async status(@Param() { tenantId, userId }: AccountRef, @CurrentPrincipal() principal: Principal) {
     const store = await this.readModels.fresh();
     const policy = await this.runtime.policies.get(tenantId);

@@ -1,6 +1,6 @@
+import { z } from 'zod/v4';
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Runtime } from '@twostep/app';
 import { challengeRequirement } from '@twostep/domain';
 import { AccountRunner, type AccountRef } from '../../accounts/account-runner';
@@ -9,6 +9,7 @@ import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
 import { emptyBody, ZodBody } from '../../http/validation';
 import { RUNTIME } from '../../tokens';
+import { type Operation } from '../../http/contract';
 
 export class RecordPasswordResetCommand {
   constructor(readonly account: AccountRef, readonly principal: Principal) {}
@@ -29,15 +30,30 @@ export class RecordPasswordResetHandler implements ICommandHandler<RecordPasswor
   }
 }
 
-@ApiTags('login')
+export const recordPasswordResetOperation: Operation = {
+  operationId: 'recordPasswordReset',
+  method: 'post',
+  path: '/v1/tenants/{tenantId}/accounts/{userId}/password-reset',
+  tag: 'login',
+  summary: 'Record that the customer reset their password ("Password reset successfully")',
+  description: 'Trusted devices are forgotten, so the next login asks for the second step again.',
+  roles: ['portal'],
+  body: emptyBody,
+  response: {
+    status: 200,
+    description: 'Recorded',
+    schema: z.object({ recorded: z.literal(true), twoFactorRequiredAtNextLogin: z.boolean() }).strict(),
+  },
+  errors: ['concurrent_update'],
+};
+
 @Controller(ACCOUNT_ROUTE)
 export class RecordPasswordResetController {
   constructor(private readonly commands: CommandBus) {}
 
   @Post('password-reset')
-  @HttpCode(200)
-  @Roles('portal')
-  @ApiOperation({ summary: 'Record a password reset: trusted devices are revoked, so the next login asks for 2FA' })
+  @HttpCode(recordPasswordResetOperation.response.status)
+  @Roles(...recordPasswordResetOperation.roles)
   record(@Param() account: AccountRef, @CurrentPrincipal() principal: Principal, @Body(new ZodBody(emptyBody)) _body: unknown) {
     return this.commands.execute(new RecordPasswordResetCommand({ tenantId: account.tenantId, userId: account.userId }, principal));
   }

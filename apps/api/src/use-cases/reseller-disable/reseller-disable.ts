@@ -1,12 +1,12 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
-import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod/v4';
 import { AccountRunner, type AccountRef } from '../../accounts/account-runner';
 import { ID_PATTERN, Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
-import { jsonSchema, ZodBody } from '../../http/validation';
+import { ZodBody } from '../../http/validation';
+import { type Operation } from '../../http/contract';
 
 export const operatorId = z.string().regex(ID_PATTERN, 'must be 1-64 characters of letters, digits and _@.+-');
 const ResellerDisableBody = z.object({ operatorId, reason: z.string().min(1).max(500).optional() }).strict();
@@ -29,16 +29,28 @@ export class ResellerDisableHandler implements ICommandHandler<ResellerDisableCo
   }
 }
 
-@ApiTags('reseller tools')
+export const resellerDisableOperation: Operation = {
+  operationId: 'resellerDisable',
+  method: 'post',
+  path: '/v1/tenants/{tenantId}/accounts/{userId}/two-factor/reseller-disable',
+  tag: 'reseller tools',
+  summary: "A reseller disables a customer's 2FA (Storefront Manager's Disable button)",
+  description: 'Only while enabled (409 `not_enabled`); refused where the tenant requires email codes (409 `enforced_by_policy`). The customer is notified.',
+  roles: ['operator', 'admin'],
+  body: ResellerDisableBody,
+  bodyRequired: true,
+  response: { status: 200, description: 'Disabled', schema: z.object({ status: z.literal('Disabled') }).strict() },
+  errors: ['not_enabled', 'enforced_by_policy', 'concurrent_update'],
+  examples: { lostPhone: { operatorId: 'reseller-ann', reason: 'lost phone' } },
+};
+
 @Controller(ACCOUNT_ROUTE)
 export class ResellerDisableController {
   constructor(private readonly commands: CommandBus) {}
 
   @Post('two-factor/reseller-disable')
-  @HttpCode(200)
-  @Roles('operator', 'admin')
-  @ApiOperation({ summary: "Reseller disables a customer's 2FA (only when enabled: 409 not_enabled, or enforced_by_policy where the tenant requires email codes)" })
-  @ApiBody({ schema: jsonSchema(ResellerDisableBody) })
+  @HttpCode(resellerDisableOperation.response.status)
+  @Roles(...resellerDisableOperation.roles)
   disable(@Param() account: AccountRef, @CurrentPrincipal() principal: Principal, @Body(new ZodBody(ResellerDisableBody)) body: z.infer<typeof ResellerDisableBody>) {
     return this.commands.execute(new ResellerDisableCommand({ tenantId: account.tenantId, userId: account.userId }, principal, body.operatorId, body.reason));
   }

@@ -1,6 +1,6 @@
+import { z } from 'zod/v4';
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Runtime } from '@twostep/app';
 import { AccountRunner, type AccountRef } from '../../accounts/account-runner';
 import { prepareEmailCode } from '../../accounts/email-codes';
@@ -9,6 +9,7 @@ import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
 import { emptyBody, ZodBody } from '../../http/validation';
 import { RUNTIME } from '../../tokens';
+import { isoTime, type Operation } from '../../http/contract';
 
 export class ResendCodeCommand {
   constructor(readonly account: AccountRef, readonly principal: Principal, readonly challengeId: string) {}
@@ -30,15 +31,30 @@ export class ResendCodeHandler implements ICommandHandler<ResendCodeCommand> {
   }
 }
 
-@ApiTags('login')
+export const resendCodeOperation: Operation = {
+  operationId: 'resendCode',
+  method: 'post',
+  path: '/v1/tenants/{tenantId}/accounts/{userId}/challenges/{challengeId}/resend',
+  tag: 'login',
+  summary: 'Send a new email code for an open email challenge',
+  description: 'Only after an attempt, and not within the cooldown (429 `resend_cooldown` with `retryAfterSeconds`). The new code replaces the old one; attempts stay counted.',
+  roles: ['portal'],
+  body: emptyBody,
+  response: {
+    status: 202,
+    description: 'A new code is on its way',
+    schema: z.object({ sent: z.literal(true), sentTo: z.string().optional(), expiresAt: isoTime.optional() }).strict(),
+  },
+  errors: ['resend_not_available', 'resend_cooldown', 'challenge_not_found', 'challenge_expired', 'account_locked', 'concurrent_update'],
+};
+
 @Controller(ACCOUNT_ROUTE)
 export class ResendCodeController {
   constructor(private readonly commands: CommandBus) {}
 
   @Post('challenges/:challengeId/resend')
-  @HttpCode(202)
-  @Roles('portal')
-  @ApiOperation({ summary: 'Send a new email code (409 resend_not_available before an attempt, 429 resend_cooldown)' })
+  @HttpCode(resendCodeOperation.response.status)
+  @Roles(...resendCodeOperation.roles)
   resend(@Param() params: AccountRef & { challengeId: string }, @CurrentPrincipal() principal: Principal, @Body(new ZodBody(emptyBody)) _body: unknown) {
     return this.commands.execute(new ResendCodeCommand({ tenantId: params.tenantId, userId: params.userId }, principal, params.challengeId));
   }

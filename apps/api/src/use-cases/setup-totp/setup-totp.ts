@@ -1,6 +1,5 @@
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
-import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod/v4';
 import { generateTotpSecret, groupManualKey, maskEmail, qrCodeDataUrl, totpUri } from '@twostep/crypto';
 import type { Runtime } from '@twostep/app';
@@ -8,8 +7,9 @@ import { AccountRunner, accountScope, type AccountRef } from '../../accounts/acc
 import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
-import { jsonSchema, ZodBody } from '../../http/validation';
+import { ZodBody } from '../../http/validation';
 import { RUNTIME } from '../../tokens';
+import { type Operation } from '../../http/contract';
 
 const SetupBody = z
   .object({ email: z.email().max(254).optional().describe('Where to send security notifications (optional)') })
@@ -45,16 +45,39 @@ export class SetupTotpHandler implements ICommandHandler<SetupTotpCommand, TotpS
   }
 }
 
-@ApiTags('authenticator app')
+export const setupTotpOperation: Operation = {
+  operationId: 'setupTotp',
+  method: 'post',
+  path: '/v1/tenants/{tenantId}/accounts/{userId}/two-factor/totp/setup',
+  tag: 'authenticator app',
+  summary: 'Start authenticator-app setup: QR code, otpauth URI and the key for manual entry',
+  description: 'Starting again replaces a pending setup. Show the QR code and the key, then confirm with a code from the app.',
+  roles: ['portal'],
+  body: SetupBody,
+  response: {
+    status: 200,
+    description: 'The secret, once: show it to the customer, do not store it',
+    secret: true,
+    schema: z
+      .object({
+        otpauthUri: z.string().describe('otpauth://totp/… for the QR code'),
+        secret: z.string().describe('base32 secret'),
+        manualKey: z.string().describe('the secret in groups of four, for typing'),
+        qrCode: z.string().describe('data:image/png;base64,… of the otpauth URI'),
+      })
+      .strict(),
+  },
+  errors: ['concurrent_update'],
+  examples: { plain: {}, withNotifications: { email: 'alice@example.com' } },
+};
+
 @Controller(ACCOUNT_ROUTE)
 export class SetupTotpController {
   constructor(private readonly commands: CommandBus) {}
 
   @Post('two-factor/totp/setup')
-  @HttpCode(200)
-  @Roles('portal')
-  @ApiOperation({ summary: 'Start authenticator-app setup: QR code, otpauth URI and the key for manual entry' })
-  @ApiBody({ schema: jsonSchema(SetupBody), required: false })
+  @HttpCode(setupTotpOperation.response.status)
+  @Roles(...setupTotpOperation.roles)
   setup(@Param() account: AccountRef, @CurrentPrincipal() principal: Principal, @Body(new ZodBody(SetupBody)) body: z.infer<typeof SetupBody>): Promise<TotpSetup> {
     return this.commands.execute(new SetupTotpCommand({ tenantId: account.tenantId, userId: account.userId }, principal, body.email));
   }

@@ -1,6 +1,5 @@
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
-import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod/v4';
 import { maskEmail, randomId } from '@twostep/crypto';
 import { challengeRequirement } from '@twostep/domain';
@@ -11,8 +10,9 @@ import { Roles } from '../../http/auth.guard';
 import { Metrics } from '../../http/observability';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
-import { jsonSchema, ZodBody } from '../../http/validation';
+import { ZodBody } from '../../http/validation';
 import { RUNTIME } from '../../tokens';
+import { isoTime, type Operation } from '../../http/contract';
 
 const StartBody = z
   .object({
@@ -67,16 +67,44 @@ export class StartChallengeHandler implements ICommandHandler<StartChallengeComm
   }
 }
 
-@ApiTags('login')
+export const startChallengeOperation: Operation = {
+  operationId: 'startChallenge',
+  method: 'post',
+  path: '/v1/tenants/{tenantId}/accounts/{userId}/challenges',
+  tag: 'login',
+  summary: 'Start the second step of a login',
+  description:
+    'Call after the password step. `required: false` means the login may go on (no second step for this account, or a remembered device). ' +
+    'Otherwise answer the challenge with `…/verify` (or `…/recovery`). For an email challenge `sentTo` is the masked address the code went to.',
+  roles: ['portal'],
+  body: StartBody,
+  response: {
+    status: 200,
+    description: 'Whether a second step is needed, and its challenge',
+    schema: z.union([
+      z.object({ required: z.literal(false), reason: z.enum(['not_enrolled', 'trusted_device']) }).strict(),
+      z
+        .object({
+          required: z.literal(true),
+          challengeId: z.string(),
+          method: z.enum(['totp', 'email']),
+          expiresAt: isoTime,
+          sentTo: z.string().optional().describe('email: the masked address the code was sent to'),
+        })
+        .strict(),
+    ]),
+  },
+  errors: ['account_locked', 'email_required', 'resend_cooldown', 'concurrent_update', 'secret_key_missing'],
+  examples: { totp: {}, email: { email: 'bob@example.com' }, rememberedDevice: { deviceToken: 'dt_…' } },
+};
+
 @Controller(ACCOUNT_ROUTE)
 export class StartChallengeController {
   constructor(private readonly commands: CommandBus) {}
 
   @Post('challenges')
-  @HttpCode(200)
-  @Roles('portal')
-  @ApiOperation({ summary: 'Start the second step of a login (423 account_locked while locked)' })
-  @ApiBody({ schema: jsonSchema(StartBody), required: false })
+  @HttpCode(startChallengeOperation.response.status)
+  @Roles(...startChallengeOperation.roles)
   start(@Param() account: AccountRef, @CurrentPrincipal() principal: Principal, @Body(new ZodBody(StartBody)) body: z.infer<typeof StartBody>) {
     return this.commands.execute(new StartChallengeCommand({ tenantId: account.tenantId, userId: account.userId }, principal, body.deviceToken, body.email));
   }

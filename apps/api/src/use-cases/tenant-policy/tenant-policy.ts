@@ -1,27 +1,32 @@
 import { Body, Controller, Get, Inject, Param, Put } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
-import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod/v4';
-import { policyDecider, policyStream, type PolicyChanges } from '@twostep/domain';
+import { POLICY_BOUNDS, policyDecider, policyStream, type PolicyChanges } from '@twostep/domain';
 import type { Runtime } from '@twostep/app';
 import { Roles } from '../../http/auth.guard';
 import { Metrics } from '../../http/observability';
 import { CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
-import { jsonSchema, ZodBody } from '../../http/validation';
+import { type Operation } from '../../http/contract';
+import { ZodBody } from '../../http/validation';
 import { RUNTIME } from '../../tokens';
 
-// Types only here; ranges are the domain's rule (`validatePolicyChanges`), so every entry point shares them.
-const PolicyBody = z
-  .object({
-    emailOtpRequired: z.boolean().optional(),
-    codeTtlMinutes: z.number().int().optional(),
-    trustedDeviceDays: z.number().int().optional(),
-    maxFailedAttempts: z.number().int().optional(),
-    lockoutMinutes: z.number().int().optional(),
-    resendCooldownSeconds: z.number().int().optional(),
-  })
-  .strict();
+/**
+ * Types here; ranges are the domain's rule (`validatePolicyChanges`, 400 invalid_policy naming the
+ * field), so every entry point shares them. The bounds shown in the contract come from the same table.
+ */
+const setting = (field: keyof typeof POLICY_BOUNDS, description: string) =>
+  z.number().int().meta({ minimum: POLICY_BOUNDS[field][0], maximum: POLICY_BOUNDS[field][1], description });
+const SETTINGS = {
+  emailOtpRequired: z.boolean().describe('accounts without an authenticator app get email codes at login'),
+  codeTtlMinutes: setting('codeTtlMinutes', 'minutes an email code stays valid'),
+  trustedDeviceDays: setting('trustedDeviceDays', 'days a remembered device skips the second step'),
+  maxFailedAttempts: setting('maxFailedAttempts', 'wrong answers before the account locks'),
+  lockoutMinutes: setting('lockoutMinutes', 'minutes a lock lasts'),
+  resendCooldownSeconds: setting('resendCooldownSeconds', 'seconds before another email code may be sent'),
+};
+const PolicyBody = z.object(SETTINGS).partial().strict();
+const PolicyView = z.object({ tenantId: z.string(), ...SETTINGS }).strict();
 
 export class UpdatePolicyCommand {
   constructor(readonly tenantId: string, readonly principal: Principal, readonly changes: PolicyChanges) {}
@@ -47,22 +52,44 @@ export class UpdatePolicyHandler implements ICommandHandler<UpdatePolicyCommand>
   }
 }
 
-@ApiTags('policy')
+export const getPolicyOperation: Operation = {
+  operationId: 'getPolicy',
+  method: 'get',
+  path: '/v1/tenants/{tenantId}/policy',
+  tag: 'policy',
+  summary: "A tenant's 2FA settings (tenant `admin` = the admin console's global settings)",
+  roles: ['admin', 'operator'],
+  response: { status: 200, description: 'The settings in force', schema: PolicyView },
+  errors: [],
+};
+
+export const updatePolicyOperation: Operation = {
+  operationId: 'updatePolicy',
+  method: 'put',
+  path: '/v1/tenants/{tenantId}/policy',
+  tag: 'policy',
+  summary: 'Change some settings; the others stay as they are',
+  description: 'An out-of-range setting is 400 `invalid_policy` naming it in `field`; an unknown one is 400 `validation_failed`.',
+  roles: ['admin'],
+  body: PolicyBody,
+  bodyRequired: true,
+  response: { status: 200, description: 'The settings now in force', schema: PolicyView },
+  errors: ['invalid_policy', 'concurrent_update'],
+  examples: { requireEmail: { emailOtpRequired: true, codeTtlMinutes: 10 } },
+};
+
 @Controller('v1/tenants/:tenantId/policy')
 export class TenantPolicyController {
   constructor(private readonly commands: CommandBus, @Inject(RUNTIME) private readonly runtime: Runtime) {}
 
   @Get()
-  @Roles('admin', 'operator')
-  @ApiOperation({ summary: "A tenant's 2FA policy (tenant `admin` = the admin console's global settings)" })
+  @Roles(...getPolicyOperation.roles)
   async get(@Param('tenantId') tenantId: string) {
     return { tenantId, ...(await this.runtime.policies.get(tenantId)) };
   }
 
   @Put()
-  @Roles('admin')
-  @ApiOperation({ summary: 'Change settings; out-of-range or unknown settings are a 400 naming the field' })
-  @ApiBody({ schema: jsonSchema(PolicyBody) })
+  @Roles(...updatePolicyOperation.roles)
   update(@Param('tenantId') tenantId: string, @CurrentPrincipal() principal: Principal, @Body(new ZodBody(PolicyBody)) body: z.infer<typeof PolicyBody>) {
     return this.commands.execute(new UpdatePolicyCommand(tenantId, principal, body));
   }

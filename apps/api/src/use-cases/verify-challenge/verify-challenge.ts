@@ -1,6 +1,5 @@
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
-import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod/v4';
 import { matchTotpStep, randomToken } from '@twostep/crypto';
 import type { Runtime } from '@twostep/app';
@@ -10,8 +9,9 @@ import { hashEmailCode } from '../../accounts/email-codes';
 import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
-import { jsonSchema, sixDigitCode, ZodBody } from '../../http/validation';
+import { sixDigitCode, ZodBody } from '../../http/validation';
 import { RUNTIME } from '../../tokens';
+import { isoTime, type Operation } from '../../http/contract';
 
 const VerifyBody = z.object({ code: sixDigitCode, rememberDevice: z.boolean().optional() }).strict();
 
@@ -60,16 +60,40 @@ export class VerifyChallengeHandler implements ICommandHandler<VerifyChallengeCo
   }
 }
 
-@ApiTags('login')
+export const verifyChallengeOperation: Operation = {
+  operationId: 'verifyChallenge',
+  method: 'post',
+  path: '/v1/tenants/{tenantId}/accounts/{userId}/challenges/{challengeId}/verify',
+  tag: 'login',
+  summary: 'Answer a challenge with the authenticator-app or email code',
+  description: 'A wrong code is 422 `invalid_code` with `attemptsLeft`; the attempt that reaches the limit is 423 `account_locked`.',
+  roles: ['portal'],
+  body: VerifyBody,
+  bodyRequired: true,
+  response: {
+    status: 200,
+    description: 'Verified; with `rememberDevice`, a device token to pass to the next `startChallenge`',
+    secret: true,
+    schema: z
+      .object({
+        verified: z.literal(true),
+        deviceToken: z.string().optional().describe('rememberDevice: keep it on the device; shown only this once'),
+        deviceId: z.string().optional(),
+        deviceTrustedUntil: isoTime.optional(),
+      })
+      .strict(),
+  },
+  errors: ['invalid_code', 'code_expired', 'challenge_expired', 'challenge_not_found', 'account_locked', 'concurrent_update', 'secret_key_missing'],
+  examples: { code: { code: '123456' }, remember: { code: '123456', rememberDevice: true } },
+};
+
 @Controller(ACCOUNT_ROUTE)
 export class VerifyChallengeController {
   constructor(private readonly commands: CommandBus) {}
 
   @Post('challenges/:challengeId/verify')
-  @HttpCode(200)
-  @Roles('portal')
-  @ApiOperation({ summary: 'Verify the code (422 invalid_code with attemptsLeft, 410 code_expired, 423 account_locked)' })
-  @ApiBody({ schema: jsonSchema(VerifyBody) })
+  @HttpCode(verifyChallengeOperation.response.status)
+  @Roles(...verifyChallengeOperation.roles)
   verify(
     @Param() params: AccountRef & { challengeId: string },
     @CurrentPrincipal() principal: Principal,
