@@ -11,7 +11,7 @@ const swc = [
   },
 ];
 const moduleNameMapper = {
-  '^@twostep/(domain|crypto|eventstore|readmodel|bus|mail|config|app)$': '<rootDir>/libs/$1/src',
+  '^@twostep/(domain|crypto|eventstore|readmodel|bus|mail|config|app|client)$': '<rootDir>/libs/$1/src',
 };
 const base = { transform: { '^.+\\.ts$': swc }, moduleNameMapper, testEnvironment: 'node', rootDir: __dirname };
 module.exports = {

@@ -7,3 +7,7 @@ const { apiDocument } = require(path.join(__dirname, '../dist/apps/api/src/opera
 const file = path.join(__dirname, '../openapi.json');
 fs.writeFileSync(file, `${JSON.stringify(apiDocument(), null, 2)}\n`);
 process.stderr.write(`wrote ${path.relative(process.cwd(), file)}\n`);
+// The client's types are generated from the same document (openapi-typescript).
+const { execFileSync } = require('node:child_process');
+const schema = path.join(__dirname, '../libs/client/src/schema.ts');
+execFileSync(process.execPath, [path.join(__dirname, '../node_modules/openapi-typescript/bin/cli.js'), file, '-o', schema], { stdio: ['ignore', 'ignore', 'inherit'] });

@@ -173,7 +173,7 @@ export function openApiDocument(operations: readonly Operation[], version: strin
         description: codes.map((code) => `\`${code}\``).join(', '),
         ...(status === 401 ? { headers: { 'WWW-Authenticate': { schema: { type: 'string', const: 'Bearer' } } } } : {}),
         ...(status === 423 || status === 429 ? { headers: { 'Retry-After': { description: 'seconds', schema: { type: 'integer' } } } } : {}),
-        content: { 'application/json': { schema: { allOf: [{ $ref: '#/components/schemas/Error' }, { properties: { error: { enum: codes } } }] } } },
+        content: { 'application/json': { schema: { allOf: [{ $ref: '#/components/schemas/Error' }, { type: 'object', properties: { error: { type: 'string', enum: codes } }, required: ['error'] }] } } },
       };
     }
     const body = operation.body
