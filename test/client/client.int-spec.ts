@@ -60,6 +60,8 @@ describe('@twostep/client', () => {
     expect(await admin.updatePolicy('store-1', { codeTtlMinutes: 0 })).toMatchObject({ ok: false, status: 400, error: { error: 'invalid_policy', field: 'codeTtlMinutes' } });
     const stranger = twostepClient({ baseUrl, apiKey: 'ts_not_a_key_of_this_service_00' });
     expect(await stranger.getStatus({ tenantId: 'store-1', userId: 'x' })).toMatchObject({ ok: false, status: 401, error: { error: 'unauthorized' } });
+    // An account twostep has never seen: Disabled, and no time of a last change.
+    expect(await portal.getStatus({ tenantId: 'store-1', userId: 'client-nobody' })).toMatchObject({ ok: true, data: { status: 'Disabled', updatedAt: null } });
     const policy = await admin.getPolicy('store-1');
     expect(policy).toMatchObject({ ok: true, data: { tenantId: 'store-1', codeTtlMinutes: expect.any(Number) } });
   });

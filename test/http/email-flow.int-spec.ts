@@ -233,6 +233,26 @@ describe('email-code 2FA on a store that requires it', () => {
     expect(whats).toContain('Account unlocked by root');
   });
 
+  it('a login page refreshed inside the cooldown gets the open challenge back with the 429, and goes on with it', async () => {
+    const email = 'hana.refresh@example.com';
+    const first = await emailChallenge('hana', email);
+    const refreshed = await portal().post(`${user('hana')}/challenges`, {}).expect(429);
+    expect(refreshed.body).toMatchObject({ error: 'resend_cooldown', challengeId: first.id, sentTo: first.body.sentTo, expiresAt: first.body.expiresAt });
+    await verify('hana', refreshed.body.challengeId as string, first.code).expect(200);
+  });
+
+  it('a challenge without an address says where the code went: the address the account used last', async () => {
+    const email = 'ivo.known@example.com';
+    const first = await emailChallenge('ivo', email);
+    await verify('ivo', first.id, first.code).expect(200);
+    t.clock.advance(60_000);
+    const again = await portal().post(`${user('ivo')}/challenges`, {}).expect(200);
+    expect(again.body).toMatchObject({ required: true, method: 'email', sentTo: first.body.sentTo });
+    expect(again.body.sentTo).toMatch(/\*/);
+    const mail = await nextMail(email);
+    codes.push(codeFrom(mail));
+  });
+
   it('resend: not before an attempt, not within the cooldown, then a new code that replaces the old one', async () => {
     const email = 'gus.resend@example.com';
     const { id, code: oldCode } = await emailChallenge('gus', email);

@@ -15,7 +15,7 @@ export interface paths {
         put?: never;
         /**
          * Start the second step of a login
-         * @description Call after the password step. `required: false` means the login may go on (no second step for this account, or a remembered device). Otherwise answer the challenge with `…/verify` (or `…/recovery`). For an email challenge `sentTo` is the masked address the code went to.
+         * @description Call after the password step. `required: false` means the login may go on (no second step for this account, or a remembered device). Otherwise answer the challenge with `…/verify` (or `…/recovery`). For an email challenge `sentTo` is the masked address the code went to. A new email challenge inside the resend cooldown is 429 `resend_cooldown` carrying the still-open `challengeId` (with `sentTo` and `expiresAt`), so a refreshed login page can go on with it.
          *
          *     Roles: portal.
          */
@@ -395,6 +395,20 @@ export interface components {
             lockedUntil?: string;
             /** @description resend_cooldown: seconds until a new code may be sent */
             retryAfterSeconds?: number;
+            /**
+             * Format: date-time
+             * @description resend_cooldown: when a new code may be sent
+             */
+            resendAvailableAt?: string;
+            /** @description resend_cooldown on startChallenge: the challenge still open, whose code was already sent */
+            challengeId?: string;
+            /** @description resend_cooldown on startChallenge: where that code went (masked) */
+            sentTo?: string;
+            /**
+             * Format: date-time
+             * @description resend_cooldown on startChallenge: when that code expires
+             */
+            expiresAt?: string;
             /** @description invalid_policy: the setting that is out of range */
             field?: string;
             /** @description log_shorter_than_anchor: how many events the log holds */
@@ -459,7 +473,7 @@ export interface operations {
                         method: "totp" | "email";
                         /** Format: date-time */
                         expiresAt: string;
-                        /** @description email: the masked address the code was sent to */
+                        /** @description email (always): the masked address the code was sent to */
                         sentTo?: string;
                     };
                 };
@@ -1779,8 +1793,8 @@ export interface operations {
                         } | null;
                         enabledAt: string | null;
                         passwordResetAt: string | null;
-                        /** @description time of the last event; empty for an account with none */
-                        updatedAt: string;
+                        /** @description time of the last event; null for an account with none */
+                        updatedAt: string | null;
                     } | {
                         tenantId: string;
                         userId: string;

@@ -226,7 +226,8 @@ export function decideAccount(command: AccountCommand, state: AccountState, cont
       if (!contact) {
         throw new DomainError('email_required', 'This login needs an email code: pass the address to send it to as "email".');
       }
-      assertCooldownOver(state.challenge?.code ?? null, policy, now);
+      // Inside the cooldown the open challenge stays usable: the refusal names it, so a refreshed page can go on.
+      assertCooldownOver(state.challenge?.code ?? null, policy, now, state.challenge ? { challengeId: state.challenge.id, expiresAt: state.challenge.code?.expiresAt ?? state.challenge.expiresAt } : undefined);
       if (!command.code) throw new Error('StartChallenge by email needs a prepared code (see challengeRequirement)');
       return [started, codeIssued(command.challengeId, command.code, contact, policy, now, 1)];
     }
@@ -518,7 +519,7 @@ function assertRecoveryCodes(hashes: string[]): void {
 }
 
 /** The cooldown guards against mail-bombing while a code is still usable; an expired code never makes anyone wait. */
-function assertCooldownOver(code: IssuedCode | null, policy: Policy, now: Date): void {
+function assertCooldownOver(code: IssuedCode | null, policy: Policy, now: Date, open?: { challengeId: string; expiresAt: string }): void {
   if (!code || now.getTime() >= Date.parse(code.expiresAt)) return;
   const availableAt = Date.parse(code.issuedAt) + policy.resendCooldownSeconds * 1000;
   if (now.getTime() < availableAt) {
@@ -526,6 +527,7 @@ function assertCooldownOver(code: IssuedCode | null, policy: Policy, now: Date):
     throw new DomainError('resend_cooldown', `Wait ${retryAfterSeconds} seconds before requesting a new code.`, {
       retryAfterSeconds,
       resendAvailableAt: new Date(availableAt).toISOString(),
+      ...(open ? { challengeId: open.challengeId, sentTo: code.maskedRecipient, expiresAt: open.expiresAt } : {}),
     });
   }
 }

@@ -183,7 +183,7 @@ describe('new challenges (one open challenge per account)', () => {
   it('a new challenge within the cooldown of the last issued code is resend_cooldown (mail-bombing guard)', () => {
     given(emailChallenge('ch-1'))
       .when(start('ch-2', 2), { now: seconds(10), ...EMAIL })
-      .thenThrows('resend_cooldown', { retryAfterSeconds: 20 });
+      .thenThrows('resend_cooldown', { retryAfterSeconds: 20, challengeId: 'ch-1' });
   });
 
   it('after the cooldown a new challenge supersedes the old one: its id is challenge_not_found and its code is refused', () => {

@@ -18,7 +18,7 @@ export function emptyStatus(tenantId: string, userId: string): StatusView {
     lastCodeSent: null,
     enabledAt: null,
     passwordResetAt: null,
-    updatedAt: '',
+    updatedAt: null,
     revision: -1,
   };
 }

@@ -14,7 +14,8 @@ export interface StatusView {
   lastCodeSent: { to: string; at: string; expiresAt: string } | null;
   enabledAt: string | null;
   passwordResetAt: string | null;
-  updatedAt: string;
+  /** Time of the last event; null for an account with none. */
+  updatedAt: string | null;
   /** Stream revision this view was built from; only revision + 1 is applied next. */
   revision: number;
 }

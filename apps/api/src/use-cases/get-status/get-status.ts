@@ -25,7 +25,7 @@ const FullStatus = z
     lastCodeSent: z.object({ to: z.string().describe('masked address'), at: isoTime, expiresAt: isoTime }).strict().nullable(),
     enabledAt: isoTime.nullable(),
     passwordResetAt: isoTime.nullable(),
-    updatedAt: z.string().describe('time of the last event; empty for an account with none'),
+    updatedAt: isoTime.nullable().describe('time of the last event; null for an account with none'),
   })
   .strict();
 

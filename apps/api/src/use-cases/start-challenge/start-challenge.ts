@@ -63,7 +63,9 @@ export class StartChallengeHandler implements ICommandHandler<StartChallengeComm
       return { required: false, reason };
     }
     const { method, expiresAt } = started.data;
-    return { required: true, challengeId, method, expiresAt, ...(method === 'email' && contact ? { sentTo: contact.maskedRecipient } : {}) };
+    // An email challenge always says where the code went: the address passed now, or the one the account last used.
+    const issued = result.events.find((event) => event.type === 'CodeIssued');
+    return { required: true, challengeId, method, expiresAt, ...(issued ? { sentTo: issued.data.maskedRecipient } : {}) };
   }
 }
 
@@ -75,7 +77,8 @@ export const startChallengeOperation: Operation = {
   summary: 'Start the second step of a login',
   description:
     'Call after the password step. `required: false` means the login may go on (no second step for this account, or a remembered device). ' +
-    'Otherwise answer the challenge with `…/verify` (or `…/recovery`). For an email challenge `sentTo` is the masked address the code went to.',
+    'Otherwise answer the challenge with `…/verify` (or `…/recovery`). For an email challenge `sentTo` is the masked address the code went to. ' +
+    'A new email challenge inside the resend cooldown is 429 `resend_cooldown` carrying the still-open `challengeId` (with `sentTo` and `expiresAt`), so a refreshed login page can go on with it.',
   roles: ['portal'],
   body: StartBody,
   response: {
@@ -89,7 +92,7 @@ export const startChallengeOperation: Operation = {
           challengeId: z.string(),
           method: z.enum(['totp', 'email']),
           expiresAt: isoTime,
-          sentTo: z.string().optional().describe('email: the masked address the code was sent to'),
+          sentTo: z.string().optional().describe('email (always): the masked address the code was sent to'),
         })
         .strict(),
     ]),
