@@ -55,6 +55,34 @@ describe('@twostep/client', () => {
     expect(await operator.getStatus(carol)).toMatchObject({ ok: true, data: { status: 'Disabled', lockedUntil: null } });
   });
 
+  it('lists remembered devices and revokes one (listTrustedDevices, revokeTrustedDevice)', async () => {
+    const dora = { tenantId: 'store-1', userId: 'client-dora' };
+    const setup = await portal.setupTotp(dora);
+    if (!setup.ok) throw new Error(setup.error.message);
+    const secret = setup.data.secret;
+    await portal.confirmTotp(dora, { code: totpCodeAt(secret, t.clock.now().getTime()) });
+    const remembered: string[] = [];
+    for (const deviceLabel of ['Firefox on Linux', 'Safari on iPhone']) {
+      t.clock.advance(30_000);
+      const started = await portal.startChallenge(dora);
+      if (!started.ok || !started.data.required) throw new Error('a challenge was expected');
+      const verified = await portal.verifyChallenge({ ...dora, challengeId: started.data.challengeId }, { code: totpCodeAt(secret, t.clock.now().getTime()), rememberDevice: true, deviceLabel });
+      if (!verified.ok || !verified.data.deviceId) throw new Error('a remembered device was expected');
+      remembered.push(verified.data.deviceId);
+    }
+    const listed = await operator.listTrustedDevices(dora);
+    if (!listed.ok) throw new Error(listed.error.message);
+    expect(listed.data.devices.map((device) => [device.deviceId, device.label])).toEqual([
+      [remembered[0], 'Firefox on Linux'],
+      [remembered[1], 'Safari on iPhone'],
+    ]);
+
+    expect(await portal.revokeTrustedDevice({ ...dora, deviceId: remembered[0]! })).toEqual({ ok: true, status: 200, data: { revoked: true, deviceId: remembered[0] } });
+    expect(await operator.revokeTrustedDevice({ ...dora, deviceId: remembered[0]! }, { operatorId: 'reseller-ann' })).toMatchObject({ ok: false, status: 404, error: { error: 'device_not_found' } });
+    expect(await operator.revokeTrustedDevice({ ...dora, deviceId: remembered[1]! }, { operatorId: 'reseller-ann' })).toMatchObject({ ok: true, data: { revoked: true } });
+    expect(await portal.listTrustedDevices(dora)).toMatchObject({ ok: true, data: { devices: [] } });
+  });
+
   it('answers refusals as values: a wrong role, an out-of-range setting, an unknown key', async () => {
     expect(await portal.getPolicy('store-1')).toMatchObject({ ok: false, status: 403, error: { error: 'forbidden_role' } });
     expect(await admin.updatePolicy('store-1', { codeTtlMinutes: 0 })).toMatchObject({ ok: false, status: 400, error: { error: 'invalid_policy', field: 'codeTtlMinutes' } });

@@ -32,6 +32,19 @@ export async function secondStep(code: string): Promise<string> {
   // @ts-expect-error a path parameter is missing
   await twostep.verifyChallenge(alice, { code });
 
+  const devices = await twostep.listTrustedDevices(alice);
+  if (devices.ok) {
+    const labels: (string | null)[] = devices.data.devices.map((device) => device.label);
+    if (labels.length > 0) await twostep.revokeTrustedDevice({ ...alice, deviceId: devices.data.devices[0]!.deviceId });
+  } else {
+    // @ts-expect-error not a code listTrustedDevices can answer with
+    if (devices.error.error === 'device_not_found') return 'impossible';
+  }
+  // @ts-expect-error a device id is needed to revoke one
+  await twostep.revokeTrustedDevice(alice);
+  // @ts-expect-error the label must be a string
+  await twostep.verifyChallenge({ ...alice, challengeId }, { code, rememberDevice: true, deviceLabel: 7 });
+
   const policy = await twostep.updatePolicy('store-1', { emailOtpRequired: true, codeTtlMinutes: 10 });
   if (policy.ok) {
     const minutes: number = policy.data.codeTtlMinutes;

@@ -15,10 +15,12 @@ import { AuditEventsController } from './use-cases/audit-events/audit-events';
 import { ConfirmTotpController, ConfirmTotpHandler } from './use-cases/confirm-totp/confirm-totp';
 import { DisableTwoFactorController, DisableTwoFactorHandler } from './use-cases/disable-two-factor/disable-two-factor';
 import { GetStatusController } from './use-cases/get-status/get-status';
+import { ListTrustedDevicesController } from './use-cases/list-trusted-devices/list-trusted-devices';
 import { RecordPasswordResetController, RecordPasswordResetHandler } from './use-cases/record-password-reset/record-password-reset';
 import { RegenerateRecoveryCodesController, RegenerateRecoveryCodesHandler } from './use-cases/regenerate-recovery-codes/regenerate-recovery-codes';
 import { ResellerDisableController, ResellerDisableHandler } from './use-cases/reseller-disable/reseller-disable';
 import { ResendCodeController, ResendCodeHandler } from './use-cases/resend-code/resend-code';
+import { RevokeTrustedDeviceController, RevokeTrustedDeviceHandler } from './use-cases/revoke-trusted-device/revoke-trusted-device';
 import { SetupTotpController, SetupTotpHandler } from './use-cases/setup-totp/setup-totp';
 import { StartChallengeController, StartChallengeHandler } from './use-cases/start-challenge/start-challenge';
 import { TenantPolicyController, UpdatePolicyHandler } from './use-cases/tenant-policy/tenant-policy';
@@ -43,6 +45,8 @@ export class ApiModule {
         DisableTwoFactorController,
         ResellerDisableController,
         UnlockAccountController,
+        ListTrustedDevicesController,
+        RevokeTrustedDeviceController,
         RecordPasswordResetController,
         UseRecoveryCodeController,
         ResendCodeController,
@@ -65,6 +69,7 @@ export class ApiModule {
         DisableTwoFactorHandler,
         ResellerDisableHandler,
         UnlockAccountHandler,
+        RevokeTrustedDeviceHandler,
         RecordPasswordResetHandler,
         StartChallengeHandler,
         VerifyChallengeHandler,

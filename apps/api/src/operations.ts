@@ -4,10 +4,12 @@ import { allEventsOperation, anchorOperation } from './use-cases/audit-events/au
 import { confirmTotpOperation } from './use-cases/confirm-totp/confirm-totp';
 import { disableTwoFactorOperation } from './use-cases/disable-two-factor/disable-two-factor';
 import { getStatusOperation } from './use-cases/get-status/get-status';
+import { listTrustedDevicesOperation } from './use-cases/list-trusted-devices/list-trusted-devices';
 import { recordPasswordResetOperation } from './use-cases/record-password-reset/record-password-reset';
 import { regenerateRecoveryCodesOperation } from './use-cases/regenerate-recovery-codes/regenerate-recovery-codes';
 import { resellerDisableOperation } from './use-cases/reseller-disable/reseller-disable';
 import { resendCodeOperation } from './use-cases/resend-code/resend-code';
+import { revokeTrustedDeviceOperation } from './use-cases/revoke-trusted-device/revoke-trusted-device';
 import { setupTotpOperation } from './use-cases/setup-totp/setup-totp';
 import { startChallengeOperation } from './use-cases/start-challenge/start-challenge';
 import { getPolicyOperation, updatePolicyOperation } from './use-cases/tenant-policy/tenant-policy';
@@ -27,6 +29,8 @@ export const OPERATIONS: readonly Operation[] = [
   regenerateRecoveryCodesOperation,
   disableTwoFactorOperation,
   getStatusOperation,
+  listTrustedDevicesOperation,
+  revokeTrustedDeviceOperation,
   resellerDisableOperation,
   unlockAccountOperation,
   getPolicyOperation,

@@ -100,7 +100,7 @@ describe('CommandPath (load → decide → append → retry) on SQLite', () => {
     expect(loaded).toEqual({ state: { count: 3000, seen: 30 }, revision: 29 });
 
     const raw = await kv.get(`snapshot:${s}`);
-    expect(JSON.parse(raw!)).toEqual({ v: 2, revision: 29, state: { count: 3000, seen: 30 } });
+    expect(JSON.parse(raw!)).toEqual({ v: 3, revision: 29, state: { count: 3000, seen: 30 } });
     const { expires_at: expiresAt } = db.prepare('SELECT expires_at FROM kv WHERE key = ?').get(`snapshot:${s}`) as { expires_at: number };
     expect(expiresAt - Date.now()).toBeGreaterThan(29 * 24 * 3600 * 1000);
 

@@ -157,7 +157,8 @@ export class CommandPath {
 /**
  * Bump when the shape of a decision state changes, or what evolve makes of an event: old
  * snapshots are then ignored. 2: disable and enable reset the failed-attempt counter.
+ * 3: a policy folds over the defaults (old `PolicyUpdated` payloads lack later settings).
  */
-const SNAPSHOT_VERSION = 2;
+const SNAPSHOT_VERSION = 3;
 /** Snapshots are a cache: an idle account's expires (its state is folded from events again). */
 const SNAPSHOT_TTL_SECONDS = 30 * 24 * 3600;

@@ -42,6 +42,7 @@ export interface ClientOptions {
 
 export type Account = { tenantId: string; userId: string };
 export type ChallengeRef = Account & { challengeId: string };
+export type DeviceRef = Account & { deviceId: string };
 
 /** Turns openapi-fetch's answer into a Result. */
 async function settle<Id extends keyof operations>(pending: Promise<{ data?: unknown; error?: unknown; response: Response }>): Promise<Result<Id>> {
@@ -93,6 +94,15 @@ export function twostepClient(options: ClientOptions) {
       settle<'resellerDisable'>(http.POST('/v1/tenants/{tenantId}/accounts/{userId}/two-factor/reseller-disable', { params: { path: account(ref) }, body })),
     unlockAccount: (ref: Account, body: Body<'unlockAccount'>) =>
       settle<'unlockAccount'>(http.POST('/v1/tenants/{tenantId}/accounts/{userId}/unlock', { params: { path: account(ref) }, body })),
+
+    // remembered devices
+    listTrustedDevices: (ref: Account) =>
+      settle<'listTrustedDevices'>(http.GET('/v1/tenants/{tenantId}/accounts/{userId}/trusted-devices', { params: { path: account(ref) } })),
+    /** Portal keys send no body (the customer revokes); operator and admin keys pass `{ operatorId }`. */
+    revokeTrustedDevice: (ref: DeviceRef, body: Body<'revokeTrustedDevice'> = {}) =>
+      settle<'revokeTrustedDevice'>(
+        http.POST('/v1/tenants/{tenantId}/accounts/{userId}/trusted-devices/{deviceId}/revoke', { params: { path: { ...account(ref), deviceId: ref.deviceId } }, body }),
+      ),
 
     // policy
     getPolicy: (tenantId: string) => settle<'getPolicy'>(http.GET('/v1/tenants/{tenantId}/policy', { params: { path: { tenantId } } })),

@@ -37,7 +37,7 @@ export interface paths {
         put?: never;
         /**
          * Answer a challenge with the authenticator-app or email code
-         * @description A wrong code is 422 `invalid_code` with `attemptsLeft`; the attempt that reaches the limit is 423 `account_locked`.
+         * @description A wrong code is 422 `invalid_code` with `attemptsLeft`; the attempt that reaches the limit is 423 `account_locked`. With `rememberDevice`, `deviceLabel` names the device in `listTrustedDevices` and the event log.
          *
          *     Roles: portal.
          */
@@ -214,6 +214,50 @@ export interface paths {
         get: operations["getStatus"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/accounts/{userId}/trusted-devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The remembered devices that still skip the second step
+         * @description Only unexpired devices, oldest first; never a device token or its hash. An account without any (or unknown to twostep) has an empty list. Revoke one with `revokeTrustedDevice`.
+         *
+         *     Roles: portal, operator, admin.
+         */
+        get: operations["listTrustedDevices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/accounts/{userId}/trusted-devices/{deviceId}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Forget one remembered device: its token asks for the second step again
+         * @description The other remembered devices keep skipping. 404 `device_not_found` when no active device of the account has this id (unknown, expired or already revoked). Operator and admin keys send `operatorId` (in the event log); portal keys send `{}`.
+         *
+         *     Roles: portal, operator, admin.
+         */
+        post: operations["revokeTrustedDevice"];
         delete?: never;
         options?: never;
         head?: never;
@@ -612,6 +656,8 @@ export interface operations {
                 "application/json": {
                     code: string;
                     rememberDevice?: boolean;
+                    /** @description a name for the remembered device, e.g. a user-agent summary ("Firefox on Linux"); shown in the device list and event log */
+                    deviceLabel?: string;
                 };
             };
         };
@@ -1778,8 +1824,13 @@ export interface operations {
                         resetRecommended: boolean;
                         failedAttempts: number;
                         lockedUntil: string | null;
+                        /** @description remembered devices that still skip the second step */
                         trustedDevices: {
                             deviceId: string;
+                            /** @description what the caller named the device at verify (`deviceLabel`); null when it named none */
+                            label: string | null;
+                            /** @description when it was remembered; null only for a device remembered before twostep recorded this (rebuild the read models to fill it) */
+                            createdAt: string | null;
                             /** Format: date-time */
                             expiresAt: string;
                         }[];
@@ -1841,6 +1892,224 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {string} */
                         error: "forbidden_role" | "forbidden_tenant";
+                    };
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "internal_error";
+                    };
+                };
+            };
+        };
+    };
+    listTrustedDevices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Store (tenant) id; `admin` is the admin console */
+                tenantId: string;
+                /** @description The customer's or admin user's id in the calling platform */
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The active remembered devices */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        devices: {
+                            deviceId: string;
+                            /** @description what the caller named the device at verify (`deviceLabel`); null when it named none */
+                            label: string | null;
+                            /** @description when it was remembered; null only for a device remembered before twostep recorded this (rebuild the read models to fill it) */
+                            createdAt: string | null;
+                            /** Format: date-time */
+                            expiresAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `invalid_id` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "invalid_id";
+                    };
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    "WWW-Authenticate"?: "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "unauthorized";
+                    };
+                };
+            };
+            /** @description `forbidden_role`, `forbidden_tenant` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "forbidden_role" | "forbidden_tenant";
+                    };
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "internal_error";
+                    };
+                };
+            };
+        };
+    };
+    revokeTrustedDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Store (tenant) id; `admin` is the admin console */
+                tenantId: string;
+                /** @description The customer's or admin user's id in the calling platform */
+                userId: string;
+                /** @description A remembered device's id (`verifyChallenge` with `rememberDevice`, `listTrustedDevices`) */
+                deviceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    operatorId?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Revoked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        revoked: true;
+                        deviceId: string;
+                    };
+                };
+            };
+            /** @description `invalid_id`, `validation_failed`, `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "invalid_id" | "validation_failed" | "malformed_json";
+                    };
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    "WWW-Authenticate"?: "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "unauthorized";
+                    };
+                };
+            };
+            /** @description `forbidden_role`, `forbidden_tenant` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "forbidden_role" | "forbidden_tenant";
+                    };
+                };
+            };
+            /** @description `device_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "device_not_found";
+                    };
+                };
+            };
+            /** @description `concurrent_update` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "concurrent_update";
+                    };
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "payload_too_large";
+                    };
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "unsupported_media_type";
                     };
                 };
             };

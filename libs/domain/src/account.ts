@@ -7,6 +7,7 @@ import type {
   EncryptedSecret,
   NotificationKind,
   RevocationReason,
+  RevokedBy,
   SealedValue,
 } from './events';
 import type { Policy } from './policy';
@@ -37,6 +38,7 @@ export interface TrustedDevice {
   deviceId: string;
   tokenHash: string;
   expiresAt: string;
+  label?: string;
 }
 
 /** Decision state of one account. JSON-serialisable so it can be snapshotted. */
@@ -78,6 +80,8 @@ export interface PreparedCode {
 export interface PreparedDevice {
   deviceId: string;
   tokenHash: string;
+  /** What the caller calls the device ("Firefox on Linux"); validated at the edge. */
+  label?: string;
 }
 
 /**
@@ -110,6 +114,8 @@ export type AccountCommand =
     }
   | { type: 'UseRecoveryCode'; challengeId: string; recoveryCodeHash: string }
   | { type: 'ResendCode'; challengeId: string; code: PreparedCode }
+  /** Forget one remembered device; operators and admins name themselves with `operatorId`. */
+  | { type: 'RevokeTrustedDevice'; deviceId: string; by: RevokedBy; operatorId?: string }
   | { type: 'ReencryptTotpSecret'; secret: EncryptedSecret };
 
 export interface DecisionContext {
@@ -292,6 +298,22 @@ export function decideAccount(command: AccountCommand, state: AccountState, cont
       return [codeIssued(challenge.id, command.code, contact, policy, now, code.issue + 1)];
     }
 
+    case 'RevokeTrustedDevice': {
+      // Neither a lock nor the 2FA status matters: forgetting a device only ever asks for more.
+      const known = activeTrustedDevices(state, now).some((device) => device.deviceId === command.deviceId);
+      if (!known) throw new DomainError('device_not_found', 'No remembered device of this account has this id (it may have expired or been revoked).');
+      if (command.by !== 'customer' && !command.operatorId) throw new Error('RevokeTrustedDevice by an operator or admin needs operatorId');
+      return [
+        {
+          type: 'TrustedDeviceRevoked',
+          data:
+            command.by === 'customer'
+              ? { deviceId: command.deviceId, by: 'customer' }
+              : { deviceId: command.deviceId, by: command.by, operatorId: command.operatorId! },
+        },
+      ];
+    }
+
     case 'ReencryptTotpSecret':
       assertEnabled(state);
       return [{ type: 'TotpSecretReencrypted', data: { secret: command.secret } }];
@@ -396,6 +418,8 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
       };
     case 'TrustedDevicesRevoked':
       return { ...state, trustedDevices: [] };
+    case 'TrustedDeviceRevoked':
+      return { ...state, trustedDevices: state.trustedDevices.filter((device) => device.deviceId !== event.data.deviceId) };
     case 'PasswordResetRecorded':
     case 'SecurityNotificationQueued':
       return state;
@@ -451,7 +475,8 @@ function codeIssued(
 function trustDevice(device: PreparedDevice | undefined, policy: Policy, now: Date): AccountEvent[] {
   if (!device) return [];
   const expiresAt = plusMinutes(now, policy.trustedDeviceDays * 24 * 60);
-  return [{ type: 'DeviceTrusted', data: { deviceId: device.deviceId, tokenHash: device.tokenHash, expiresAt } }];
+  const { deviceId, tokenHash, label } = device;
+  return [{ type: 'DeviceTrusted', data: label === undefined ? { deviceId, tokenHash, expiresAt } : { deviceId, tokenHash, expiresAt, label } }];
 }
 
 function revokeDevices(state: AccountState, now: Date, reason: RevocationReason): AccountEvent[] {

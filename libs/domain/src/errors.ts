@@ -13,7 +13,8 @@ export type DomainErrorCode =
   | 'resend_cooldown'
   | 'recovery_not_available'
   | 'email_required'
-  | 'invalid_policy';
+  | 'invalid_policy'
+  | 'device_not_found';
 
 export class DomainError extends Error {
   constructor(

@@ -19,6 +19,8 @@ export type NotificationKind =
   | 'account_locked'
   | 'recovery_code_used';
 export type RevocationReason = 'password_reset' | 'disabled' | 'reseller_disabled';
+/** Who revoked one remembered device: the customer (portal), a reseller (operator) or an admin. */
+export type RevokedBy = 'customer' | 'operator' | 'admin';
 
 export interface Contact {
   recipient: SealedValue;
@@ -60,8 +62,15 @@ export type AccountEvent =
   | { type: 'AccountUnlocked'; data: { operatorId: string } }
   | { type: 'ChallengePassed'; data: { challengeId: string; method: ChallengeMethod; totpStep?: number } }
   | { type: 'RecoveryCodeUsed'; data: { challengeId: string; recoveryCodeHash: string; recoveryCodesRemaining: number } }
-  | { type: 'DeviceTrusted'; data: { deviceId: string; tokenHash: string; expiresAt: string } }
+  /**
+   * `label` (added later, optional): what the caller said the device is, e.g. "Firefox on Linux";
+   * user-supplied, bounded at the edge, never secret. The token itself is only a keyed hash. When
+   * it was trusted is the event's `metadata.at`.
+   */
+  | { type: 'DeviceTrusted'; data: { deviceId: string; tokenHash: string; expiresAt: string; label?: string } }
   | { type: 'TrustedDevicesRevoked'; data: { reason: RevocationReason; count: number } }
+  /** One remembered device forgotten; `operatorId` names the reseller or admin who did it. */
+  | { type: 'TrustedDeviceRevoked'; data: { deviceId: string; by: RevokedBy; operatorId?: string } }
   | { type: 'PasswordResetRecorded'; data: Record<string, never> }
   | { type: 'SecurityNotificationQueued'; data: { kind: NotificationKind; recipient: SealedValue; maskedRecipient: string } }
   | { type: 'TotpSecretReencrypted'; data: { secret: EncryptedSecret } };
@@ -84,6 +93,7 @@ export const ACCOUNT_EVENT_TYPES: readonly AccountEventType[] = [
   'RecoveryCodeUsed',
   'DeviceTrusted',
   'TrustedDevicesRevoked',
+  'TrustedDeviceRevoked',
   'PasswordResetRecorded',
   'SecurityNotificationQueued',
   'TotpSecretReencrypted',

@@ -6,10 +6,13 @@ import {
   decidePolicy,
   evolvePolicy,
   initialPolicy,
+  upcastPolicy,
   validatePolicyChanges,
   type Policy,
   type PolicyChanges,
+  type PolicyEvent,
 } from './policy';
+import { policyDecider } from './decider';
 
 const update = (changes: PolicyChanges, current: Policy = initialPolicy()) =>
   decidePolicy({ type: 'UpdatePolicy', tenantId: 'store-1', changes }, current);
@@ -114,5 +117,38 @@ describe('PolicyUpdated', () => {
   it('evolving applies the event policy as the new state', () => {
     const [event] = update({ maxFailedAttempts: 5 });
     expect(evolvePolicy(initialPolicy(), event)).toEqual({ ...DEFAULT_POLICY, maxFailedAttempts: 5 });
+  });
+});
+
+describe('PolicyUpdated written before a setting existed (upcast on fold)', () => {
+  /** A payload as an older twostep wrote it: the whole policy of its time, without `resendCooldownSeconds`. */
+  const { resendCooldownSeconds: _missing, ...olderPolicy } = { ...DEFAULT_POLICY, codeTtlMinutes: 15, lockoutMinutes: 60 };
+  const oldEvent = {
+    type: 'PolicyUpdated',
+    data: { tenantId: 'store-1', policy: olderPolicy, changed: ['codeTtlMinutes', 'lockoutMinutes'] },
+  } as unknown as PolicyEvent;
+  const fold = (events: PolicyEvent[]): Policy => events.reduce(policyDecider.evolve, policyDecider.initialState());
+
+  it('a tenant whose log has only the old event folds to the default for the missing setting, and keeps the rest', () => {
+    expect(Object.keys(oldEvent.data.policy)).not.toContain('resendCooldownSeconds');
+    const policy = fold([oldEvent]);
+    expect(policy.resendCooldownSeconds).toBe(DEFAULT_POLICY.resendCooldownSeconds);
+    expect(policy).toEqual({ ...DEFAULT_POLICY, codeTtlMinutes: 15, lockoutMinutes: 60 });
+  });
+
+  it('the default is taken even when the state folded so far holds another value (the old event carried the whole policy of its time)', () => {
+    expect(evolvePolicy({ ...DEFAULT_POLICY, resendCooldownSeconds: 90 }, oldEvent).resendCooldownSeconds).toBe(DEFAULT_POLICY.resendCooldownSeconds);
+  });
+
+  it('a later update decides over the upcast state and writes the full current policy', () => {
+    const [next] = decidePolicy({ type: 'UpdatePolicy', tenantId: 'store-1', changes: { maxFailedAttempts: 5 } }, fold([oldEvent]));
+    expect(next!.data.policy).toEqual({ ...DEFAULT_POLICY, codeTtlMinutes: 15, lockoutMinutes: 60, maxFailedAttempts: 5 });
+    expect(fold([oldEvent, next!])).toEqual(next!.data.policy);
+  });
+
+  it('drops settings the domain does not know and ignores null values', () => {
+    const odd = { ...oldEvent, data: { ...oldEvent.data, policy: { ...olderPolicy, retiredSetting: 7, codeTtlMinutes: null } } } as unknown as PolicyEvent;
+    expect(fold([odd])).toEqual({ ...DEFAULT_POLICY, lockoutMinutes: 60 });
+    expect(upcastPolicy(undefined)).toEqual(DEFAULT_POLICY);
   });
 });

@@ -68,8 +68,23 @@ export function decidePolicy(command: PolicyCommand, current: Policy): PolicyEve
   return [{ type: 'PolicyUpdated', data: { tenantId: command.tenantId, policy, changed } }];
 }
 
+/**
+ * Upcaster for `PolicyUpdated` payloads written before a setting existed: each event carries the
+ * whole policy of its time, so a setting it lacks had not been introduced yet and takes its
+ * default. Only known settings are kept, so a retired one does not linger in the state.
+ */
+export function upcastPolicy(stored: Partial<Policy> | undefined): Policy {
+  const policy = { ...DEFAULT_POLICY };
+  for (const key of Object.keys(DEFAULT_POLICY) as (keyof Policy)[]) {
+    const value = stored?.[key];
+    if (value !== undefined && value !== null) (policy as Record<keyof Policy, unknown>)[key] = value;
+  }
+  return policy;
+}
+
+/** Every reader (api policy reader, read-model `foldPolicy`, cli) folds through here, so all get the upcast. */
 export function evolvePolicy(_current: Policy, event: PolicyEvent): Policy {
-  return { ...event.data.policy };
+  return upcastPolicy(event.data.policy);
 }
 
 export const initialPolicy = (): Policy => ({ ...DEFAULT_POLICY });

@@ -131,3 +131,130 @@ describe('remember my device (seed 003: skips 2FA for trustedDeviceDays, then ve
     });
   });
 });
+
+describe('naming a remembered device (deviceLabel on verify)', () => {
+  it('the label the caller gives is stored in DeviceTrusted', () => {
+    const now = seconds(20);
+    given(emailChallenge('ch-1'))
+      .when(
+        { type: 'VerifyChallenge', challengeId: 'ch-1', matchedStep: null, codeHash: 'code-hash-1', rememberDevice: { ...remember, label: 'Firefox on Linux' } },
+        { now },
+      )
+      .then([
+        { type: 'ChallengePassed', data: { challengeId: 'ch-1', method: 'email' } },
+        { type: 'DeviceTrusted', data: { ...remember, expiresAt: iso(days(2, now)), label: 'Firefox on Linux' } },
+      ]);
+  });
+
+  it('without a label DeviceTrusted keeps its original shape (no label key)', () => {
+    const [, trusted] = given([...totpEnabled(), totpChallenge('ch-1')])
+      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', matchedStep: STEP + 1, codeHash: '', rememberDevice: remember })
+      .events();
+    expect(trusted).toEqual({ type: 'DeviceTrusted', data: { ...remember, expiresAt: iso(days(2)) } });
+    expect(Object.keys(trusted!.data)).not.toContain('label');
+  });
+
+  it('a failed attempt stores no label either', () => {
+    const emitted = given(emailChallenge('ch-1'))
+      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', matchedStep: null, codeHash: 'wrong', rememberDevice: { ...remember, label: 'Phone' } })
+      .events();
+    expect(emitted.map((event) => event.type)).toEqual(['AttemptFailed']);
+  });
+});
+
+describe('revoking one remembered device (RevokeTrustedDevice → TrustedDeviceRevoked)', () => {
+  const twoDevices = [...totpEnabled(), deviceTrusted(T0, 'dev-a', 2, 'Firefox on Linux'), deviceTrusted(T0, 'dev-b')];
+  const revoke = (deviceId: string, by: 'customer' | 'operator' | 'admin' = 'customer', operatorId?: string): AccountCommand => ({
+    type: 'RevokeTrustedDevice',
+    deviceId,
+    by,
+    ...(operatorId ? { operatorId } : {}),
+  });
+
+  it('the customer revokes one device: the event names the device and who, nothing else', () => {
+    given(twoDevices).when(revoke('dev-dev-a'), { now: days(1) }).then([{ type: 'TrustedDeviceRevoked', data: { deviceId: 'dev-dev-a', by: 'customer' } }]);
+  });
+
+  it('a customer revoke records no operatorId even when one is passed', () => {
+    given(twoDevices)
+      .when({ type: 'RevokeTrustedDevice', deviceId: 'dev-dev-a', by: 'customer', operatorId: 'sneaky' }, { now: days(1) })
+      .then([{ type: 'TrustedDeviceRevoked', data: { deviceId: 'dev-dev-a', by: 'customer' } }]);
+  });
+
+  it.each<['operator' | 'admin', string]>([
+    ['operator', 'reseller-ann'],
+    ['admin', 'root'],
+  ])('a revoke by %s records the operatorId', (by, operatorId) => {
+    given(twoDevices).when(revoke('dev-dev-b', by, operatorId), { now: days(1) }).then([{ type: 'TrustedDeviceRevoked', data: { deviceId: 'dev-dev-b', by, operatorId } }]);
+  });
+
+  it('an operator or admin revoke without operatorId is a programming error, not an event', () => {
+    expect(() => given(twoDevices).when(revoke('dev-dev-a', 'operator'), { now: days(1) }).events()).toThrow(/operatorId/);
+    expect(() => given(twoDevices).when(revoke('dev-dev-a', 'admin'), { now: days(1) }).events()).toThrow(/operatorId/);
+  });
+
+  it('after the revoke that device token needs the second step again; the other device still skips', () => {
+    const emitted = given(twoDevices).when(revoke('dev-dev-a'), { now: days(1) }).events();
+    const after = [...twoDevices, ...emitted];
+    const state = given(after).state;
+    expect(state.trustedDevices.map((device) => device.deviceId)).toEqual(['dev-dev-b']);
+    expect(challengeRequirement(state, DEFAULT_POLICY, days(1), 'dev-a')).toEqual({ required: true, method: 'totp' });
+    expect(challengeRequirement(state, DEFAULT_POLICY, days(1), 'dev-b')).toEqual({ required: false, reason: 'trusted_device' });
+    expect(given(after).when(start('ch-9', 'dev-a'), { now: days(1) }).events().map((event) => event.type)).toEqual(['ChallengeStarted']);
+    given(after).when(start('ch-9', 'dev-b'), { now: days(1) }).then([]);
+  });
+
+  it('the same holds for an email-code account (tenant policy, no enrolment)', () => {
+    const history = [deviceTrusted(T0, 'dev-a'), deviceTrusted(T0, 'dev-b')];
+    const emitted = given(history).when(revoke('dev-dev-b'), { now: days(1), ...EMAIL }).events();
+    const after = [...history, ...emitted];
+    expect(given(after).when(start('ch-1', 'dev-b'), { now: days(1), ...EMAIL }).events().map((event) => event.type)).toEqual(['ChallengeStarted', 'CodeIssued']);
+    given(after).when(start('ch-1', 'dev-a'), { now: days(1), ...EMAIL }).then([]);
+  });
+
+  it('an id no device of the account has is device_not_found', () => {
+    given(twoDevices).when(revoke('dev-nope'), { now: days(1) }).thenThrows('device_not_found');
+    given([]).when(revoke('dev-dev-a')).thenThrows('device_not_found');
+  });
+
+  it('an expired device is device_not_found (only active devices can be revoked)', () => {
+    given(twoDevices).when(revoke('dev-dev-a'), { now: days(2) }).thenThrows('device_not_found');
+    // One millisecond before expiry it is still active.
+    given(twoDevices).when(revoke('dev-dev-a'), { now: new Date(days(2).getTime() - 1) }).then([{ type: 'TrustedDeviceRevoked', data: { deviceId: 'dev-dev-a', by: 'customer' } }]);
+  });
+
+  it('a device already revoked, one by one or all at once, is device_not_found', () => {
+    const once = [...twoDevices, { type: 'TrustedDeviceRevoked', data: { deviceId: 'dev-dev-a', by: 'customer' } } as AccountEvent];
+    given(once).when(revoke('dev-dev-a'), { now: days(1) }).thenThrows('device_not_found');
+    const reset = [...twoDevices, { type: 'PasswordResetRecorded', data: {} } as AccountEvent, { type: 'TrustedDevicesRevoked', data: { reason: 'password_reset', count: 2 } } as AccountEvent];
+    given(reset).when(revoke('dev-dev-b'), { now: days(1) }).thenThrows('device_not_found');
+  });
+
+  it('a device dropped by the cap is device_not_found', () => {
+    const devices = Array.from({ length: MAX_TRUSTED_DEVICES + 1 }, (_, i) => deviceTrusted(T0, `h${i}`));
+    given(devices).when(revoke('dev-h0')).thenThrows('device_not_found');
+    given(devices).when(revoke('dev-h1')).then([{ type: 'TrustedDeviceRevoked', data: { deviceId: 'dev-h1', by: 'customer' } }]);
+  });
+
+  it('a lock does not stop a revoke: forgetting a device only ever asks for more', () => {
+    const locked = [...twoDevices, { type: 'AccountLocked', data: { lockedUntil: iso(days(1, seconds(600))), failedAttempts: 3 } } as AccountEvent];
+    given(locked).when(revoke('dev-dev-a'), { now: days(1) }).then([{ type: 'TrustedDeviceRevoked', data: { deviceId: 'dev-dev-a', by: 'customer' } }]);
+  });
+
+  it('revoking leaves everything else of the account as it was', () => {
+    const before = given(twoDevices).state;
+    given(twoDevices)
+      .when(revoke('dev-dev-b'), { now: days(1) })
+      .thenState((after) => {
+        expect({ ...after, trustedDevices: [] }).toEqual({ ...before, trustedDevices: [] });
+        expect(after.trustedDevices).toEqual([before.trustedDevices[0]]);
+      });
+  });
+
+  it('the same device can be remembered again later, under a new id', () => {
+    const revoked = [...twoDevices, { type: 'TrustedDeviceRevoked', data: { deviceId: 'dev-dev-a', by: 'customer' } } as AccountEvent];
+    const again = [...revoked, deviceTrusted(days(1), 'dev-c')];
+    expect(challengeRequirement(given(again).state, DEFAULT_POLICY, days(1), 'dev-c')).toEqual({ required: false, reason: 'trusted_device' });
+    given(again).when(revoke('dev-dev-c'), { now: days(1) }).then([{ type: 'TrustedDeviceRevoked', data: { deviceId: 'dev-dev-c', by: 'customer' } }]);
+  });
+});

@@ -1,4 +1,4 @@
-import type { AccountEvent } from '@twostep/domain';
+import type { AccountEvent, RevokedBy } from '@twostep/domain';
 import type { StoredEvent } from '@twostep/eventstore';
 
 const NOTIFICATION_TEXT: Record<string, string> = {
@@ -36,6 +36,19 @@ export function actingApiKey(event: StoredEvent): string | null {
   return apiKeyId && apiKeyId !== id ? apiKeyId : null;
 }
 
+function revokedBy(by: RevokedBy, operatorId: string | undefined): string {
+  switch (by) {
+    case 'customer':
+      return 'the customer';
+    case 'operator':
+      return `reseller ${operatorId ?? 'unknown'}`;
+    case 'admin':
+      return `admin ${operatorId ?? 'unknown'}`;
+    default:
+      return String(by);
+  }
+}
+
 /** One event as a plain sentence for people (event log, `twostep explain`). */
 export function describeEvent(event: StoredEvent): string {
   const e = { type: event.type, data: event.data } as AccountEvent | { type: 'PolicyUpdated'; data: { changed: string[] } };
@@ -65,9 +78,14 @@ export function describeEvent(event: StoredEvent): string {
     case 'RecoveryCodeUsed':
       return `Logged in with a recovery code; ${e.data.recoveryCodesRemaining} left, reset recommended`;
     case 'DeviceTrusted':
-      return `Device ${e.data.deviceId} remembered until ${e.data.expiresAt}`;
+      // The label is the caller's text, bounded to 100 printable characters at the edge.
+      return e.data.label
+        ? `Device remembered (${e.data.label}) until ${e.data.expiresAt}; device id ${e.data.deviceId}`
+        : `Device ${e.data.deviceId} remembered until ${e.data.expiresAt}`;
     case 'TrustedDevicesRevoked':
       return `${e.data.count} trusted device(s) revoked (${e.data.reason.replace('_', ' ')})`;
+    case 'TrustedDeviceRevoked':
+      return `Remembered device ${e.data.deviceId} revoked by ${revokedBy(e.data.by, e.data.operatorId)}`;
     case 'PasswordResetRecorded':
       return 'Password reset recorded; the next login asks for 2FA where it is on';
     case 'SecurityNotificationQueued':

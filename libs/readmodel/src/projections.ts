@@ -1,7 +1,7 @@
-import { evolvePolicy, initialPolicy, parseStream, POLICY_CATEGORY, type AccountEvent, type Policy, type PolicyEvent } from '@twostep/domain';
+import { evolvePolicy, initialPolicy, MAX_TRUSTED_DEVICES, parseStream, POLICY_CATEGORY, type AccountEvent, type Policy, type PolicyEvent } from '@twostep/domain';
 import type { StoredEvent } from '@twostep/eventstore';
 import { describeEvent } from './describe';
-import type { EventLogEntry, StatusView } from './views';
+import type { EventLogEntry, StatusView, TrustedDeviceView } from './views';
 
 export function emptyStatus(tenantId: string, userId: string): StatusView {
   return {
@@ -77,10 +77,15 @@ export function projectStatus(view: StatusView | null, stored: StoredEvent): Sta
       return { ...next, failedAttempts: 0 };
     case 'RecoveryCodeUsed':
       return { ...next, failedAttempts: 0, recoveryCodesRemaining: event.data.recoveryCodesRemaining, resetRecommended: true };
-    case 'DeviceTrusted':
-      return { ...next, trustedDevices: [...next.trustedDevices, { deviceId: event.data.deviceId, expiresAt: event.data.expiresAt }].slice(-10) };
+    case 'DeviceTrusted': {
+      const device: TrustedDeviceView = { deviceId: event.data.deviceId, label: event.data.label ?? null, createdAt: at, expiresAt: event.data.expiresAt };
+      // The same cap as the decision state, so the view lists exactly the devices that still skip.
+      return { ...next, trustedDevices: [...next.trustedDevices, device].slice(-MAX_TRUSTED_DEVICES) };
+    }
     case 'TrustedDevicesRevoked':
       return { ...next, trustedDevices: [] };
+    case 'TrustedDeviceRevoked':
+      return { ...next, trustedDevices: next.trustedDevices.filter((device) => device.deviceId !== event.data.deviceId) };
     case 'PasswordResetRecorded':
       return { ...next, passwordResetAt: at };
     case 'ChallengeStarted':
@@ -118,7 +123,10 @@ export function presentStatus(view: StatusView, now: Date, policy: Pick<Policy, 
     ...view,
     ...(byPolicy ? { status: 'Enabled' as const, method: 'email' as const } : {}),
     lockedUntil: lockActive ? view.lockedUntil : null,
-    trustedDevices: view.trustedDevices.filter((device) => Date.parse(device.expiresAt) > now.getTime()),
+    trustedDevices: view.trustedDevices
+      .filter((device) => Date.parse(device.expiresAt) > now.getTime())
+      // Views stored before labels and times were projected lack both fields.
+      .map((device) => ({ deviceId: device.deviceId, label: device.label ?? null, createdAt: device.createdAt ?? null, expiresAt: device.expiresAt })),
   };
 }
 

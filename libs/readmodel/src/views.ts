@@ -10,7 +10,7 @@ export interface StatusView {
   resetRecommended: boolean;
   failedAttempts: number;
   lockedUntil: string | null;
-  trustedDevices: { deviceId: string; expiresAt: string }[];
+  trustedDevices: TrustedDeviceView[];
   lastCodeSent: { to: string; at: string; expiresAt: string } | null;
   enabledAt: string | null;
   passwordResetAt: string | null;
@@ -18,6 +18,16 @@ export interface StatusView {
   updatedAt: string | null;
   /** Stream revision this view was built from; only revision + 1 is applied next. */
   revision: number;
+}
+
+/** A remembered device as people see it: never its token or the token's hash. */
+export interface TrustedDeviceView {
+  deviceId: string;
+  /** What the caller said the device is at verify ("Firefox on Linux"); null when it said nothing. */
+  label: string | null;
+  /** When it was remembered (the DeviceTrusted event's time); null only in a view stored before twostep recorded it (a rebuild fills it). */
+  createdAt: string | null;
+  expiresAt: string;
 }
 
 export interface EventLogEntry {

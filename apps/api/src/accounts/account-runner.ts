@@ -56,7 +56,7 @@ export class AccountRunner {
     }
   }
 
-  /** Security lines for operators: failed attempts, locks, unlocks, reseller disables (ids only, never a code or secret). */
+  /** Security lines for operators: failed attempts, locks, unlocks, reseller disables, device revokes (ids only, never a code, token or secret). */
   private logSecurityEvents({ tenantId, userId }: AccountRef, events: readonly AccountEvent[]): void {
     for (const event of events) {
       if (event.type === 'AttemptFailed') {
@@ -68,6 +68,9 @@ export class AccountRunner {
         this.security.info({ tenantId, userId, operatorId: event.data.operatorId }, 'account unlocked by an operator');
       } else if (event.type === 'ResellerDisabled') {
         this.security.info({ tenantId, userId, operatorId: event.data.operatorId }, '2FA disabled by a reseller');
+      } else if (event.type === 'TrustedDeviceRevoked') {
+        const { deviceId, by, operatorId } = event.data;
+        this.security.info({ tenantId, userId, deviceId, by, ...(operatorId ? { operatorId } : {}) }, 'remembered device revoked');
       }
     }
   }

@@ -29,12 +29,13 @@ export const ERROR_STATUS = {
 } as const satisfies Record<DomainErrorCode | string, number>;
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
-export type Tag = 'login' | 'authenticator app' | 'status' | 'reseller tools' | 'policy' | 'event log' | 'auditors';
+export type Tag = 'login' | 'authenticator app' | 'status' | 'remembered devices' | 'reseller tools' | 'policy' | 'event log' | 'auditors';
 
 export const TAGS: Record<Tag, string> = {
   login: 'The second step of a login: start a challenge, verify a code, recovery codes, resend, password reset',
   'authenticator app': "The customer portal's Two-Factor Authentication settings: set up, confirm, new recovery codes, disable",
   status: "An account's 2FA status view",
+  'remembered devices': 'Devices that skip the second step ("remember my device"): list them, revoke one',
   'reseller tools': 'Storefront Manager: disable a customer\'s 2FA, lift a lock',
   policy: "Per-tenant settings (tenant `admin` is the admin console's global settings)",
   'event log': "An account's history, for people and for auditors",
@@ -74,6 +75,7 @@ const PATH_PARAMS: Record<string, z.ZodType> = {
   tenantId: id('Store (tenant) id; `admin` is the admin console'),
   userId: id("The customer's or admin user's id in the calling platform"),
   challengeId: id('The id `POST …/challenges` returned'),
+  deviceId: id('A remembered device\'s id (`verifyChallenge` with `rememberDevice`, `listTrustedDevices`)'),
 };
 
 export const isoTime = z.iso.datetime({ offset: true });

@@ -22,6 +22,7 @@ export const STATUS_OF: Record<DomainErrorCode, number> = {
   recovery_not_available: 409,
   email_required: 400,
   invalid_policy: 400,
+  device_not_found: 404,
 };
 
 /** Answers with the error shape, and leaves the stable code for the request metric and log line (observeRequests). */
@@ -63,7 +64,7 @@ export class ErrorFilter implements ExceptionFilter {
       return;
     }
     if (exception instanceof HttpException && exception.getStatus() === 400 && exception.message.startsWith('Failed to decode param')) {
-      send(response, 400, { error: 'invalid_id', message: 'A path id (tenantId, userId or challengeId) is not valid percent-encoding.' });
+      send(response, 400, { error: 'invalid_id', message: 'A path id (tenantId, userId, challengeId or deviceId) is not valid percent-encoding.' });
       return;
     }
     if (exception instanceof HttpException && exception.getStatus() === 404) {

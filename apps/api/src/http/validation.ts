@@ -19,3 +19,14 @@ export class ZodBody<T extends z.ZodType> implements PipeTransform<unknown, z.in
 
 export const sixDigitCode = z.string().regex(/^\d{6}$/, 'must be exactly 6 digits');
 export const emptyBody = z.object({}).strict();
+
+/**
+ * A name for a remembered device (e.g. a user-agent summary, "Firefox on Linux"): 1-100 printable
+ * characters, counted as code points. Control, format (bidi overrides, zero-width), private-use and
+ * unassigned characters and line separators are refused, so the text is safe in the event log and
+ * in a console; blank is refused too.
+ */
+export const deviceLabel = z
+  .string()
+  .regex(/^(?=.*\S)[^\p{C}\p{Zl}\p{Zp}]{1,100}$/u, 'must be 1-100 printable characters (no control characters), not only spaces')
+  .describe('a name for the remembered device, e.g. a user-agent summary ("Firefox on Linux"); shown in the device list and event log');

@@ -61,7 +61,7 @@ function statusLines(s: StatusView): string {
     ['reset recommended', yesNo(s.resetRecommended)],
     ['failed attempts', String(s.failedAttempts)],
     ['locked until', s.lockedUntil ?? '-'],
-    ['trusted devices', s.trustedDevices.length === 0 ? '-' : s.trustedDevices.map((d) => `${d.deviceId} until ${d.expiresAt}`).join(', ')],
+    ['trusted devices', s.trustedDevices.length === 0 ? '-' : s.trustedDevices.map((d) => `${d.deviceId}${d.label ? ` (${d.label})` : ''} until ${d.expiresAt}`).join(', ')],
     ['last code sent', s.lastCodeSent ? `to ${s.lastCodeSent.to} at ${s.lastCodeSent.at}` : '-'],
     ['enabled at', s.enabledAt ?? '-'],
     ['password reset at', s.passwordResetAt ?? '-'],

@@ -196,6 +196,8 @@ export function lockedAt(at: Date, lockoutMinutes = DEFAULT_POLICY.lockoutMinute
   return { type: 'AccountLocked', data: { lockedUntil: iso(minutes(lockoutMinutes, at)), failedAttempts } };
 }
 
-export function deviceTrusted(at: Date, tokenHash = 'device-hash-1', trustedDays = DEFAULT_POLICY.trustedDeviceDays): AccountEvent {
-  return { type: 'DeviceTrusted', data: { deviceId: `dev-${tokenHash}`, tokenHash, expiresAt: iso(days(trustedDays, at)) } };
+/** A device remembered at `at`; its id is `dev-<tokenHash>`. */
+export function deviceTrusted(at: Date, tokenHash = 'device-hash-1', trustedDays = DEFAULT_POLICY.trustedDeviceDays, label?: string): AccountEvent {
+  const data = { deviceId: `dev-${tokenHash}`, tokenHash, expiresAt: iso(days(trustedDays, at)) };
+  return { type: 'DeviceTrusted', data: label === undefined ? data : { ...data, label } };
 }

@@ -174,6 +174,45 @@ export function readModelStoreContract(name: string, factory: () => Promise<Read
         ]);
       });
 
+      it('lists remembered devices with their label and time, drops the one revoked, and words both facts in the event log', async () => {
+        const stream = accountStream(tenant, 'alice');
+        const events = [
+          storedEvent(stream, 0, 1, 'TotpSetupStarted', { secret: { kid: 'k1' } }),
+          storedEvent(stream, 1, 2, 'TwoFactorEnabled', { method: 'totp', recoveryCodeHashes: hashes(10), confirmedStep: 1 }),
+          storedEvent(stream, 2, 3, 'DeviceTrusted', { deviceId: 'dev-a', tokenHash: 'th-a', expiresAt: '2025-01-03T12:00:03.000Z', label: 'Firefox on Linux' }),
+          // A DeviceTrusted written before labels existed.
+          storedEvent(stream, 3, 4, 'DeviceTrusted', { deviceId: 'dev-b', tokenHash: 'th-b', expiresAt: '2025-01-03T12:00:04.000Z' }),
+          storedEvent(stream, 4, 5, 'TrustedDeviceRevoked', { deviceId: 'dev-a', by: 'operator', operatorId: 'ann' }, OPERATOR),
+        ];
+        await applyAll(events.slice(0, 4));
+        expect((await store.status(tenant, 'alice'))!.trustedDevices).toEqual([
+          { deviceId: 'dev-a', label: 'Firefox on Linux', createdAt: events[2]!.metadata.at, expiresAt: '2025-01-03T12:00:03.000Z' },
+          { deviceId: 'dev-b', label: null, createdAt: events[3]!.metadata.at, expiresAt: '2025-01-03T12:00:04.000Z' },
+        ]);
+        await applyAll(events.slice(4));
+        const view = await store.status(tenant, 'alice');
+        expect(view).toEqual(fold(events));
+        expect(view!.trustedDevices).toEqual([{ deviceId: 'dev-b', label: null, createdAt: events[3]!.metadata.at, expiresAt: '2025-01-03T12:00:04.000Z' }]);
+        expect(JSON.stringify(view)).not.toContain('th-');
+
+        const log = await store.eventLog(tenant, 'alice');
+        expect(log).toEqual(events.map(toLogEntry));
+        expect(log.slice(2).map((entry) => entry.what)).toEqual([
+          'Device remembered (Firefox on Linux) until 2025-01-03T12:00:03.000Z; device id dev-a',
+          'Device dev-b remembered until 2025-01-03T12:00:04.000Z',
+          'Remembered device dev-a revoked by reseller ann',
+        ]);
+        expect(JSON.stringify(log)).not.toContain('th-');
+
+        // All at once (password reset) empties the list; a revoke of a device the view no longer has changes only the revision.
+        await applyAll([
+          storedEvent(stream, 5, 6, 'TrustedDevicesRevoked', { reason: 'password_reset', count: 1 }),
+          storedEvent(stream, 6, 7, 'TrustedDeviceRevoked', { deviceId: 'dev-b', by: 'customer' }, CUSTOMER),
+        ]);
+        expect(await store.status(tenant, 'alice')).toEqual(expect.objectContaining({ trustedDevices: [], revision: 6, status: 'Enabled' }));
+        expect((await store.eventLog(tenant, 'alice'))[6]!.what).toBe('Remembered device dev-b revoked by the customer');
+      });
+
       it('keeps accounts apart and moves only the checkpoint for a policy event', async () => {
         const alice = history('alice', 1).slice(0, 2);
         const policy = storedEvent(policyStream(tenant), 0, 3, 'PolicyUpdated', { tenantId: tenant, policy: {}, changed: ['maxAttempts'] }, { kind: 'admin', id: 'root' });

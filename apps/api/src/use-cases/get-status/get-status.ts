@@ -10,6 +10,16 @@ import { RUNTIME } from '../../tokens';
 import { z } from 'zod/v4';
 import { isoTime, type Operation } from '../../http/contract';
 
+/** A remembered device: never its token nor the token's hash. listTrustedDevices answers the same shape. */
+export const TrustedDevice = z
+  .object({
+    deviceId: z.string(),
+    label: z.string().nullable().describe('what the caller named the device at verify (`deviceLabel`); null when it named none'),
+    createdAt: isoTime.nullable().describe('when it was remembered; null only for a device remembered before twostep recorded this (rebuild the read models to fill it)'),
+    expiresAt: isoTime,
+  })
+  .strict();
+
 const FullStatus = z
   .object({
     tenantId: z.string(),
@@ -21,7 +31,7 @@ const FullStatus = z
     resetRecommended: z.boolean().describe('a recovery code was used: recommend setting up again'),
     failedAttempts: z.number().int().min(0),
     lockedUntil: isoTime.nullable(),
-    trustedDevices: z.array(z.object({ deviceId: z.string(), expiresAt: isoTime }).strict()),
+    trustedDevices: z.array(TrustedDevice).describe('remembered devices that still skip the second step'),
     lastCodeSent: z.object({ to: z.string().describe('masked address'), at: isoTime, expiresAt: isoTime }).strict().nullable(),
     enabledAt: isoTime.nullable(),
     passwordResetAt: isoTime.nullable(),

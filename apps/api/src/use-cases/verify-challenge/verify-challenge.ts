@@ -9,11 +9,17 @@ import { hashEmailCode } from '../../accounts/email-codes';
 import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
-import { sixDigitCode, ZodBody } from '../../http/validation';
+import { deviceLabel, sixDigitCode, ZodBody } from '../../http/validation';
 import { RUNTIME } from '../../tokens';
 import { isoTime, type Operation } from '../../http/contract';
 
-const VerifyBody = z.object({ code: sixDigitCode, rememberDevice: z.boolean().optional() }).strict();
+const VerifyBody = z
+  .object({ code: sixDigitCode, rememberDevice: z.boolean().optional(), deviceLabel: deviceLabel.optional() })
+  .strict()
+  .refine((body) => body.deviceLabel === undefined || body.rememberDevice === true, {
+    path: ['deviceLabel'],
+    message: 'names the device to remember: send it with rememberDevice: true',
+  });
 
 export class VerifyChallengeCommand {
   constructor(
@@ -22,6 +28,7 @@ export class VerifyChallengeCommand {
     readonly challengeId: string,
     readonly code: string,
     readonly rememberDevice: boolean,
+    readonly deviceLabel?: string,
   ) {}
 }
 
@@ -30,7 +37,7 @@ export class VerifyChallengeCommand {
 export class VerifyChallengeHandler implements ICommandHandler<VerifyChallengeCommand> {
   constructor(private readonly accounts: AccountRunner, @Inject(RUNTIME) private readonly runtime: Runtime) {}
 
-  async execute({ account, principal, challengeId, code, rememberDevice }: VerifyChallengeCommand) {
+  async execute({ account, principal, challengeId, code, rememberDevice, deviceLabel }: VerifyChallengeCommand) {
     const { hasher, secretBox } = this.runtime.secrets;
     const scope = accountScope(account);
     const deviceToken = rememberDevice ? `dt_${randomToken(32)}` : undefined;
@@ -47,6 +54,7 @@ export class VerifyChallengeHandler implements ICommandHandler<VerifyChallengeCo
             rememberDevice: {
               deviceId: hasher.hash('device-id', scope, deviceToken).slice(0, 12),
               tokenHash: hasher.hash('device-token', scope, deviceToken),
+              ...(deviceLabel !== undefined ? { label: deviceLabel } : {}),
             },
           }
         : {}),
@@ -66,7 +74,9 @@ export const verifyChallengeOperation: Operation = {
   path: '/v1/tenants/{tenantId}/accounts/{userId}/challenges/{challengeId}/verify',
   tag: 'login',
   summary: 'Answer a challenge with the authenticator-app or email code',
-  description: 'A wrong code is 422 `invalid_code` with `attemptsLeft`; the attempt that reaches the limit is 423 `account_locked`.',
+  description:
+    'A wrong code is 422 `invalid_code` with `attemptsLeft`; the attempt that reaches the limit is 423 `account_locked`. ' +
+    'With `rememberDevice`, `deviceLabel` names the device in `listTrustedDevices` and the event log.',
   roles: ['portal'],
   body: VerifyBody,
   bodyRequired: true,
@@ -84,7 +94,11 @@ export const verifyChallengeOperation: Operation = {
       .strict(),
   },
   errors: ['invalid_code', 'code_expired', 'challenge_expired', 'challenge_not_found', 'account_locked', 'concurrent_update', 'secret_key_missing'],
-  examples: { code: { code: '123456' }, remember: { code: '123456', rememberDevice: true } },
+  examples: {
+    code: { code: '123456' },
+    remember: { code: '123456', rememberDevice: true },
+    rememberNamed: { code: '123456', rememberDevice: true, deviceLabel: 'Firefox on Linux' },
+  },
 };
 
 @Controller(ACCOUNT_ROUTE)
@@ -100,7 +114,14 @@ export class VerifyChallengeController {
     @Body(new ZodBody(VerifyBody)) body: z.infer<typeof VerifyBody>,
   ) {
     return this.commands.execute(
-      new VerifyChallengeCommand({ tenantId: params.tenantId, userId: params.userId }, principal, params.challengeId, body.code, body.rememberDevice ?? false),
+      new VerifyChallengeCommand(
+        { tenantId: params.tenantId, userId: params.userId },
+        principal,
+        params.challengeId,
+        body.code,
+        body.rememberDevice ?? false,
+        body.deviceLabel,
+      ),
     );
   }
 }
