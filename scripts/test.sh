@@ -4,8 +4,8 @@
 # runs jest, stops the Kafka it started, and ends with one plain line: "tests: N passed, N failed"
 # (the line before it counts skipped tests, which a full run should not have).
 #
-# Needs: Java 17+ (the broker), Maven (once, to fetch the broker's jars into .infra/), and a Redis
-# on 127.0.0.1:6379 or redis-server to start one. TWOSTEP_KEEP_INFRA=1 leaves Kafka running for
+# Needs: Java 17+ (the broker), Maven (once, to fetch the broker's jars into .infra/), a Redis
+# on 127.0.0.1:6379 or redis-server to start one, and Debian's chromium (browser tests). TWOSTEP_KEEP_INFRA=1 leaves Kafka running for
 # the next run (saves its ~15 s start).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,7 @@ fi
 if ! (redis-cli -h 127.0.0.1 -p "${REDIS_PORT:-6379}" ping 2>/dev/null | grep -q PONG); then
   command -v redis-server >/dev/null 2>&1 || missing+=("redis-server (or a Redis answering on 127.0.0.1:${REDIS_PORT:-6379})")
 fi
+[ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || missing+=("chromium (apt-get install -y chromium), for the browser tests in test/web")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "npm test needs these and did not find them:" >&2
   for item in "${missing[@]}"; do echo "  - $item" >&2; done

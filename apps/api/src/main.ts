@@ -2,6 +2,8 @@ import 'reflect-metadata';
 import * as path from 'node:path';
 import { describeStartupFailure, parseEnv } from '@twostep/config';
 import { startApi } from './server';
+import { startDemoWeb } from './demo-web';
+import { DEMO_SIGN_INS } from '../../web/src/users';
 
 async function main(): Promise<void> {
   // Everything this process writes (database, keys, .eml files) is for its owner only.
@@ -27,11 +29,17 @@ async function main(): Promise<void> {
     lines.push(`  API keys: printed on the first start, kept in ${keyFile}; show them with`);
     lines.push(`    node -p 'require(${JSON.stringify(keyFile)}).apiKeys'`);
   }
+  const web = embedded ? await startDemoWeb(env, runtime.secrets.apiKeys, url, logger) : null;
+  if (web) {
+    lines.push(`  web app (the seeds' screens): ${web.url}   demo sign-ins:`);
+    for (const user of DEMO_SIGN_INS) lines.push(`    ${user.area.padEnd(8)} ${user.username} / ${user.password}`);
+  }
   // The banner goes to stderr: stdout is the JSON log stream.
   process.stderr.write(`${lines.join('\n')}\n\n`);
 
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'shutting down');
+    await web?.close();
     await close();
     process.exit(0);
   };

@@ -53,6 +53,8 @@ const envSchema = z.object({
       .refine((limit) => bodyLimitBytes(limit) >= 1024 && bodyLimitBytes(limit) <= 1024 * 1024, 'between 1kb and 1mb')
       .default('16kb'),
   ),
+  /** Embedded mode: the reference web app's port (`off` = none); unset = PORT + 1 (or any free port when PORT is 0). */
+  TWOSTEP_WEB_PORT: z.preprocess(blankIsUnset, z.union([z.literal('off'), z.coerce.number().int().min(0).max(65535)]).optional()),
   /** Bearer key for /metrics and /docs (api) and /metrics (workers); unset = open, as in development. */
   TWOSTEP_OPS_KEY: z.preprocess(blankIsUnset, z.string().min(24, 'at least 24 characters').regex(/^\S+$/, 'no spaces').optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
