@@ -1,25 +1,11 @@
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { computeEventHash, EMPTY_LOG_DIGEST, extendLogDigest, verifyChain, type EventStore, type NewEvent, type StoredEvent } from '@twostep/eventstore';
+import { EMPTY_LOG_DIGEST, extendLogDigest, verifyChain, type EventStore, type StoredEvent } from '@twostep/eventstore';
 import { chainEvents } from '../../libs/eventstore/src/chain';
 import { ChainScan } from '../../apps/cli/src/chain-scan';
 import { verifyLog } from '../../apps/cli/src/commands/verify';
+import { byType, event, log, rehash } from '../../libs/eventstore/src/testing/chain-fixture';
 
-const event = (type: string, data: Record<string, unknown> = {}): NewEvent => ({
-  eventId: `id-${type}`,
-  type,
-  data,
-  metadata: { at: '2025-01-01T00:00:00.000Z', actor: { kind: 'system' }, schemaVersion: 1 },
-});
-
-/** The clean log of chain.spec.ts: stream A gets A0..A3, stream B gets B0..B1, interleaved; positions 1..6. */
-function log(): StoredEvent[] {
-  const a = chainEvents('A', null, ['A0', 'A1', 'A2', 'A3'].map((t) => event(t, { t })));
-  const b = chainEvents('B', null, ['B0', 'B1'].map((t) => event(t)));
-  return [a[0]!, b[0]!, a[1]!, a[2]!, b[1]!, a[3]!].map((e, i) => ({ ...e, position: i + 1, recordedAt: '2025-01-01T00:00:01.000Z' }));
-}
-const byType = (events: StoredEvent[], type: string) => events.find((e) => e.type === type)!;
-const rehash = (e: StoredEvent): StoredEvent => ({ ...e, hash: computeEventHash(e.prevHash, e) });
 
 /** An event store over an array, reading as SqliteEventStore does: readAll by position, readStream revisions >= 0 in revision order. */
 function memoryStore(events: StoredEvent[]) {

@@ -1,22 +1,8 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, chainEvents, computeEventHash, EMPTY_LOG_DIGEST, extendLogDigest, formatAnchor, parseAnchor, verifyChain } from './chain';
-import type { NewEvent, StoredEvent } from './event-store';
+import type { StoredEvent } from './event-store';
+import { byType, event, log, rehash } from './testing/chain-fixture';
 
-const event = (type: string, data: Record<string, unknown> = {}): NewEvent => ({
-  eventId: `id-${type}`,
-  type,
-  data,
-  metadata: { at: '2025-01-01T00:00:00.000Z', actor: { kind: 'system' }, schemaVersion: 1 },
-});
-
-/** A clean log: stream A gets A0..A3, stream B gets B0..B1, interleaved; positions 1..6. */
-function log(): StoredEvent[] {
-  const a = chainEvents('A', null, ['A0', 'A1', 'A2', 'A3'].map((t) => event(t, { t })));
-  const b = chainEvents('B', null, ['B0', 'B1'].map((t) => event(t)));
-  return [a[0]!, b[0]!, a[1]!, a[2]!, b[1]!, a[3]!].map((e, i) => ({ ...e, position: i + 1, recordedAt: '2025-01-01T00:00:01.000Z' }));
-}
-const byType = (events: StoredEvent[], type: string) => events.find((e) => e.type === type)!;
-const rehash = (e: StoredEvent): StoredEvent => ({ ...e, hash: computeEventHash(e.prevHash, e) });
 const kinds = (events: StoredEvent[]) => verifyChain(events).map((p) => `${p.kind}@${p.stream}${p.revision}`);
 
 describe('computeEventHash', () => {
