@@ -1,6 +1,6 @@
 import { Router, type Response } from 'express';
 import type { TwostepClient } from '@twostep/client';
-import { fieldError, html, page } from './html';
+import { fieldError, flashMessage, html, page, signInForm } from './html';
 import { mountSecondStep, startSecondStep, type SecondStepSite } from './second-step';
 import { sessionOf, takeFlash } from './sessions';
 import type { UserStore } from './users';
@@ -52,13 +52,8 @@ export function adminRoutes(users: UserStore, portal: TwostepClient, admin: Twos
         'Sign in',
         TITLE,
         html`
-          ${flash ? html`<p class="${flash.kind}" role="alert" id="flash">${flash.text}</p>` : html``}
-          <form method="post" action="/admin/login">
-            <input type="hidden" name="_csrf" value="${session.csrf}">
-            <label for="username">Username</label><input type="text" id="username" name="username" required autofocus>
-            <label for="password">Password</label><input type="password" id="password" name="password" required>
-            <button type="submit">Sign in</button>
-          </form>`,
+          ${flashMessage(flash)}
+          ${signInForm('/admin/login', session.csrf)}`,
       ),
     );
   });
@@ -95,7 +90,7 @@ export function adminRoutes(users: UserStore, portal: TwostepClient, admin: Twos
         TITLE,
         html`
           <nav class="tabs" aria-label="Settings scope">${scopes.map((s) => html`<a href="/admin/settings?scope=${s}" ${s === scope ? html`aria-current="page"` : html``}>${scopeName(s)}</a>`)}</nav>
-          ${flash ? html`<p class="${flash.kind}" role="status" id="flash">${flash.text}</p>` : html``}
+          ${flashMessage(flash)}
           <h2>${scopeName(scope)}</h2>
           <form method="post" action="/admin/settings?scope=${scope}" novalidate>
             <input type="hidden" name="_csrf" value="${session.csrf}">

@@ -60,3 +60,16 @@ export function page(title: string, area: string, body: Html, nav: Html = html``
 
 /** A form field's error, announced to screen readers. */
 export const fieldError = (message: string | undefined, id: string) => (message ? html`<span class="field-error" id="${id}" role="alert">${message}</span>` : html``);
+
+/** The one-time message of a page (`#flash`): an error is announced at once, a notice politely. */
+export const flashMessage = (flash: { kind: 'notice' | 'error'; text: string } | undefined) =>
+  flash ? html`<p class="${flash.kind}" role="${flash.kind === 'error' ? 'alert' : 'status'}" id="flash">${flash.text}</p>` : html``;
+
+/** The password step of every site: username and password, posted to `action`. */
+export const signInForm = (action: string, csrf: string) => html`
+  <form method="post" action="${action}">
+    <input type="hidden" name="_csrf" value="${csrf}">
+    <label for="username">Username</label><input type="text" id="username" name="username" autocomplete="username" required autofocus>
+    <label for="password">Password</label><input type="password" id="password" name="password" autocomplete="current-password" required>
+    <button type="submit">Sign in</button>
+  </form>`;

@@ -1,6 +1,6 @@
 import { Router, type Response } from 'express';
 import type { TwostepClient } from '@twostep/client';
-import { html, page } from './html';
+import { flashMessage, html, page, signInForm } from './html';
 import { sessionOf, takeFlash } from './sessions';
 import type { DemoUser, UserStore } from './users';
 
@@ -31,13 +31,8 @@ export function managerRoutes(users: UserStore, twostep: TwostepClient): Router 
         'Sign in',
         TITLE,
         html`
-          ${flash ? html`<p class="error" role="alert" id="flash">${flash.text}</p>` : html``}
-          <form method="post" action="/manager/login">
-            <input type="hidden" name="_csrf" value="${session.csrf}">
-            <label for="username">Username</label><input type="text" id="username" name="username" required autofocus>
-            <label for="password">Password</label><input type="password" id="password" name="password" required>
-            <button type="submit">Sign in</button>
-          </form>`,
+          ${flashMessage(flash)}
+          ${signInForm('/manager/login', session.csrf)}`,
         nav(false, session.csrf),
       ),
     );
@@ -104,7 +99,7 @@ export function managerRoutes(users: UserStore, twostep: TwostepClient): Router 
         `Customer ${customer.username}`,
         TITLE,
         html`
-          ${flash ? html`<p class="${flash.kind}" role="${flash.kind === 'error' ? 'alert' : 'status'}" id="flash">${flash.text}</p>` : html``}
+          ${flashMessage(flash)}
           <h2>Account details</h2>
           <table>
             <tr><th scope="row">Username</th><td>${customer.username}</td></tr>

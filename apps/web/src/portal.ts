@@ -1,6 +1,6 @@
 import { Router, type Response } from 'express';
 import type { TwostepClient } from '@twostep/client';
-import { html, page } from './html';
+import { flashMessage, html, page, signInForm } from './html';
 import { mountSecondStep, startSecondStep, type SecondStepSite } from './second-step';
 import { sessionOf, takeFlash, type Session } from './sessions';
 import type { DemoUser, UserStore } from './users';
@@ -48,13 +48,8 @@ export function portalRoutes(users: UserStore, twostep: TwostepClient): Router {
         TITLE,
         html`
           ${reset ? html`<p class="notice" role="status" id="flash">Password reset successfully</p>` : html``}
-          ${flash ? html`<p class="${flash.kind}" role="alert" id="flash">${flash.text}</p>` : html``}
-          <form method="post" action="/login">
-            <input type="hidden" name="_csrf" value="${session.csrf}">
-            <label for="username">Username</label><input type="text" id="username" name="username" autocomplete="username" required autofocus>
-            <label for="password">Password</label><input type="password" id="password" name="password" autocomplete="current-password" required>
-            <button type="submit">Sign in</button>
-          </form>
+          ${flashMessage(flash)}
+          ${signInForm('/login', session.csrf)}
           <p><a href="/forgot-password">Forgot password?</a></p>
         `,
         nav(),
@@ -151,7 +146,7 @@ export function portalRoutes(users: UserStore, twostep: TwostepClient): Router {
         'Account → Settings',
         TITLE,
         html`
-          ${flash ? html`<p class="${flash.kind}" role="${flash.kind === 'error' ? 'alert' : 'status'}" id="flash">${flash.text}</p>` : html``}
+          ${flashMessage(flash)}
           <h2>Two-factor authentication: <span id="twofa-status">${view.status}</span></h2>
           ${section}
         `,
@@ -240,7 +235,7 @@ export function portalRoutes(users: UserStore, twostep: TwostepClient): Router {
         'Reset your password',
         TITLE,
         html`
-          ${flash ? html`<p class="error" role="alert" id="flash">${flash.text}</p>` : html``}
+          ${flashMessage(flash)}
           <p>In a real store the link arrives by email; this demo sets the new password at once.</p>
           <form method="post" action="/forgot-password">
             <input type="hidden" name="_csrf" value="${session.csrf}">

@@ -1,6 +1,6 @@
 import type { Request, Response, Router } from 'express';
 import type { TwostepClient } from '@twostep/client';
-import { fieldError, html, page, type Html } from './html';
+import { flashMessage, html, page, type Html } from './html';
 import { cookies, sessionOf, takeFlash, type PendingLogin, type Session } from './sessions';
 import type { Area, DemoUser } from './users';
 
@@ -63,7 +63,7 @@ export function mountSecondStep(router: Router, site: SecondStepSite): void {
         'Two-factor authentication',
         site.title,
         html`
-          ${flash ? html`<p class="${flash.kind}" role="${flash.kind === 'error' ? 'alert' : 'status'}" id="flash">${flash.text}</p>` : html``}
+          ${flashMessage(flash)}
           <p>${email ? `We sent a 6-digit verification code to ${pending.sentTo ?? 'your email address'}.` : 'Enter the current 6-digit code from your authenticator app.'}</p>
           <form method="post" action="${site.base}/2fa">
             <input type="hidden" name="_csrf" value="${csrf}">
@@ -147,13 +147,12 @@ export function mountSecondStep(router: Router, site: SecondStepSite): void {
         'Use a recovery code',
         site.title,
         html`
-          ${flash ? html`<p class="${flash.kind}" role="alert" id="flash">${flash.text}</p>` : html``}
+          ${flashMessage(flash)}
           <p>Enter one of the recovery codes you saved when you set up two-factor authentication. Each code works once.</p>
           <form method="post" action="${site.base}/recovery">
             <input type="hidden" name="_csrf" value="${session.csrf}">
             <label for="recoveryCode">Recovery code</label>
             <input type="text" id="recoveryCode" name="recoveryCode" autocomplete="off" required autofocus>
-            ${fieldError(undefined, 'recovery-error')}
             <button type="submit">Sign in</button>
           </form>
           <p><a href="${site.base}/2fa">Use the authenticator app instead</a></p>
