@@ -219,7 +219,7 @@ describe('bad input over HTTP', () => {
 
   describe('tenant policy', () => {
     const policyUrl = '/v1/tenants/store-3/policy';
-    const baseline = { emailOtpRequired: false, codeTtlMinutes: 15, trustedDeviceDays: 7, maxFailedAttempts: 5, lockoutMinutes: 60, resendCooldownSeconds: 45 };
+    const baseline = { emailOtpRequired: false, codeTtlMinutes: 15, trustedDeviceDays: 7, maxFailedAttempts: 5, lockoutMinutes: 60, resendCooldownSeconds: 45, displayName: 'Store Three' };
     const current = async () => (await t.as('admin').get(policyUrl).expect(200)).body;
 
     beforeAll(async () => {
@@ -243,6 +243,16 @@ describe('bad input over HTTP', () => {
       const other = field === 'codeTtlMinutes' ? { trustedDeviceDays: 9 } : { codeTtlMinutes: 20 };
       const body = await expectRefused(t, () => t.as('admin').put(policyUrl, { ...other, [field]: high }), 400, 'invalid_policy', errors);
       expect(body.field).toBe(field);
+      expect(await current()).toEqual({ tenantId: 'store-3', ...baseline });
+    });
+
+    it('displayName: empty, padded, too long or with a line break is a 400 invalid_policy naming it, and nothing is stored', async () => {
+      for (const value of ['', ' Store ', 'x'.repeat(65), 'Store\nBcc: x@example.com']) {
+        const body = await expectRefused(t, () => t.as('admin').put(policyUrl, { displayName: value, codeTtlMinutes: 20 }), 400, 'invalid_policy', errors);
+        expect(body.field).toBe('displayName');
+      }
+      const wrongType = await expectRefused(t, () => t.as('admin').put(policyUrl, { displayName: 7 }), 400, 'validation_failed', errors);
+      expect(wrongType.problems).toEqual([expect.objectContaining({ field: 'displayName' })]);
       expect(await current()).toEqual({ tenantId: 'store-3', ...baseline });
     });
 

@@ -495,6 +495,7 @@ describe('admin console (global) settings are separate from store settings', () 
       maxFailedAttempts: 3,
       lockoutMinutes: 30,
       resendCooldownSeconds: 30,
+      displayName: null,
     });
 
     await t.as('admin').put('/v1/tenants/store-1/policy', { codeTtlMinutes: 20, trustedDeviceDays: 7 }).expect(200);
@@ -507,6 +508,7 @@ describe('admin console (global) settings are separate from store settings', () 
       maxFailedAttempts: 2,
       lockoutMinutes: 15,
       resendCooldownSeconds: 30,
+      displayName: null,
     });
     const storeAgain = await t.as('admin').get('/v1/tenants/store-1/policy').expect(200);
     expect(storeAgain.body).toMatchObject({ emailOtpRequired: false, codeTtlMinutes: 20, trustedDeviceDays: 7 });

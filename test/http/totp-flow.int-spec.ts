@@ -55,7 +55,8 @@ describe('authenticator app 2FA over HTTP', () => {
     expect(challenge.body).toMatchObject({ required: true, method: 'totp' });
     const id = challenge.body.challengeId as string;
     const reused = await t.as('portal').post(`${url}/challenges/${id}/verify`, { code: codeNow(secret) }).expect(422);
-    expect(reused.body).toMatchObject({ error: 'invalid_code', attemptsLeft: 2, message: 'Invalid authentication code, 2 attempts left to login.' });
+    expect(reused.body).toMatchObject({ error: 'invalid_code', attemptsLeft: 2, message: 'Invalid authentication code, 2 attempts left to login.', reason: 'code_already_used' });
+    expect(reused.body.hint).toBe('This code was already used (confirming setup uses up the current one): wait for the next code from your authenticator app.');
     t.clock.advance(30_000);
     const ok = await t.as('portal').post(`${url}/challenges/${id}/verify`, { code: codeNow(secret) }).expect(200);
     expect(ok.body.verified).toBe(true);
@@ -63,6 +64,7 @@ describe('authenticator app 2FA over HTTP', () => {
     const again = await t.as('portal').post(`${url}/challenges`, {}).expect(200);
     const replay = await t.as('portal').post(`${url}/challenges/${again.body.challengeId}/verify`, { code: codeNow(secret) }).expect(422);
     expect(replay.body.reason).toBe('code_already_used');
+    expect(replay.body.hint).toMatch(/wait for the next code/);
   });
 
   it('accepts a code from the previous step (clock drift) but not from two steps back', async () => {

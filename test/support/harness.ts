@@ -6,6 +6,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { AdjustableClock, createRuntime, type Runtime } from '@twostep/app';
 import { parseEnv } from '@twostep/config';
+import { twostepClient, type TwostepClient } from '@twostep/client';
 import { createApiApp } from '../../apps/api/src/create-app';
 import { EmbeddedWorkers } from '../../apps/api/src/embedded';
 import { Metrics } from '../../apps/api/src/http/observability';
@@ -41,6 +42,8 @@ export interface TestApp {
   workers: EmbeddedWorkers;
   /** Answers that broke the contract (checked on every /v1 answer; close() fails when there are any). */
   contractViolations: string[];
+  /** @twostep/client with this role's key, over a real socket (the app starts listening on first use). */
+  client(role: keyof typeof KEYS): Promise<TwostepClient>;
   as(role: keyof typeof KEYS): { get(url: string): request.Test; post(url: string, body?: object): request.Test; put(url: string, body?: object): request.Test };
   close(): Promise<void>;
 }
@@ -73,6 +76,12 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       put: (url, body = {}) => request(app.getHttpServer()).put(url).set('Authorization', auth(role)).send(body),
     }),
     contractViolations,
+    async client(role) {
+      const server = app.getHttpServer();
+      if (!server.listening) await app.listen(0, '127.0.0.1');
+      const { port } = server.address() as { port: number };
+      return twostepClient({ baseUrl: `http://127.0.0.1:${port}`, apiKey: KEYS[role] });
+    },
     async close() {
       await app.close();
       await workers.stop();

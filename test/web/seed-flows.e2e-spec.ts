@@ -218,14 +218,19 @@ describe('the seeds in a browser', () => {
       await shot(page, 'admin-settings-error');
       await page.getByLabel(/Verification Code Timeout/).fill('10');
       await page.getByLabel('Enable Two-Factor Authentication').check();
+      await page.getByLabel(/Display Name/).fill('Acme HQ');
       await page.getByRole('button', { name: 'Save' }).click();
       expect(await page.locator('#flash').innerText()).toMatch(/Saved: Global Settings/);
+      expect(await page.getByLabel(/Display Name/).inputValue()).toBe('Acme HQ');
       await signOut(page);
 
       let since = Date.now() - 1000;
       await signIn(page, '/admin/login', 'root', 'root-demo-pass');
       await page.waitForURL('**/admin/login/2fa');
       let code = await emailCode('root@example.com', since);
+      // The display name saved above signs the code email.
+      const mailDir = path.join(dataDir, 'mail');
+      expect(fs.readdirSync(mailDir).map((name) => fs.readFileSync(path.join(mailDir, name), 'utf8')).find((text) => text.includes(code))).toMatch(/^Subject: Your Acme HQ verification code\r?$/m);
       expect(await page.locator('#resend').count()).toBe(0); // only after an attempt
       await page.getByLabel('Verification code').fill(wrong(code));
       await page.getByRole('button', { name: 'Verify' }).click();

@@ -78,7 +78,7 @@ export function adminRoutes(users: UserStore, portal: TwostepClient, admin: Twos
   const scopes = ['admin', ...stores];
   const scopeName = (scope: string) => (scope === 'admin' ? 'Global Settings (Admin Console users)' : `Store Settings: ${scope}`);
 
-  const render = async (response: Response, scope: string, errors: Partial<Record<Field | 'emailOtpRequired', string>> = {}, entered?: Record<string, string>) => {
+  const render = async (response: Response, scope: string, errors: Partial<Record<Field | 'displayName', string>> = {}, entered?: Record<string, string>) => {
     const session = sessionOf(response);
     const flash = takeFlash(session);
     const policy = await admin.getPolicy(scope);
@@ -95,6 +95,9 @@ export function adminRoutes(users: UserStore, portal: TwostepClient, admin: Twos
           <form method="post" action="/admin/settings?scope=${scope}" novalidate>
             <input type="hidden" name="_csrf" value="${session.csrf}">
             <label><input type="checkbox" name="emailOtpRequired" value="1" ${policy.data.emailOtpRequired ? html`checked` : html``}> Enable Two-Factor Authentication <span class="hint">(default: No)</span></label>
+            <label for="displayName">Display Name <span class="hint">(shown in authenticator apps and emails; empty for "${scope === 'admin' ? 'the admin console' : `store ${scope}`}")</span></label>
+            <input type="text" id="displayName" name="displayName" value="${entered?.displayName ?? policy.data.displayName ?? ''}" maxlength="64" ${errors.displayName ? html`aria-invalid="true" aria-describedby="displayName-error"` : html``}>
+            ${fieldError(errors.displayName, 'displayName-error')}
             ${SETTINGS.map(
               (setting) => html`
                 <label for="${setting.field}">${setting.label} <span class="hint">(${setting.unit}, ${setting.range[0]}–${setting.range[1]}; default ${setting.seedDefault})</span></label>
@@ -119,7 +122,11 @@ export function adminRoutes(users: UserStore, portal: TwostepClient, admin: Twos
     const scope = scopes.includes(String(request.query.scope)) ? String(request.query.scope) : 'admin';
     const body = request.body as Record<string, string>;
     const errors: Partial<Record<Field, string>> = {};
-    const changes: Partial<Record<Field, number>> & { emailOtpRequired: boolean } = { emailOtpRequired: body.emailOtpRequired === '1' };
+    const displayName = String(body.displayName ?? '').trim();
+    const changes: Partial<Record<Field, number>> & { emailOtpRequired: boolean; displayName: string | null } = {
+      emailOtpRequired: body.emailOtpRequired === '1',
+      displayName: displayName === '' ? null : displayName,
+    };
     for (const { field } of SETTINGS) {
       const raw = String(body[field] ?? '').trim();
       if (!/^-?\d+$/.test(raw)) errors[field] = 'Enter a whole number.';
@@ -128,7 +135,7 @@ export function adminRoutes(users: UserStore, portal: TwostepClient, admin: Twos
     if (Object.keys(errors).length > 0) return render(response, scope, errors, body);
     const saved = await admin.updatePolicy(scope, changes);
     if (!saved.ok) {
-      const field = saved.error.field as Field | undefined;
+      const field = saved.error.field as Field | 'displayName' | undefined;
       // twostep says "codeTtlMinutes must be a whole number from 1 to 360."; next to the field, the name goes.
       const message = saved.error.message.replace(`${field} `, '');
       if (field) return render(response, scope, { [field]: message.charAt(0).toUpperCase() + message.slice(1) }, body);

@@ -117,7 +117,8 @@ export function mountSecondStep(router: Router, site: SecondStepSite): void {
       session.flash = { kind: 'error', text: error.message };
       return response.redirect(site.base);
     }
-    session.flash = { kind: 'error', text: error.message };
+    // A code already used (e.g. the one that confirmed setup) keeps the seed's sentence and adds what to do.
+    session.flash = { kind: 'error', text: error.hint ? `${error.message} ${error.hint}` : error.message };
     response.redirect(`${site.base}/2fa`);
   });
 

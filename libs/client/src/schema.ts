@@ -433,6 +433,13 @@ export interface components {
             /** @description invalid_code: attempts left before the lock */
             attemptsLeft?: number;
             /**
+             * @description invalid_code: the code matched a step already used
+             * @enum {string}
+             */
+            reason?: "code_already_used";
+            /** @description invalid_code with reason code_already_used: what to do (wait for the next code) */
+            hint?: string;
+            /**
              * Format: date-time
              * @description account_locked: when the lock ends
              */
@@ -2398,6 +2405,8 @@ export interface operations {
                         lockoutMinutes: number;
                         /** @description seconds before another email code may be sent */
                         resendCooldownSeconds: number;
+                        /** @description the name customers know the store by: the authenticator app lists it and emails are signed with it; null for the default */
+                        displayName: string | null;
                     };
                 };
             };
@@ -2477,6 +2486,8 @@ export interface operations {
                     lockoutMinutes?: number;
                     /** @description seconds before another email code may be sent */
                     resendCooldownSeconds?: number;
+                    /** @description the name customers know the store by: the authenticator app lists it and emails are signed with it; null for the default */
+                    displayName?: string | null;
                 };
             };
         };
@@ -2501,6 +2512,8 @@ export interface operations {
                         lockoutMinutes: number;
                         /** @description seconds before another email code may be sent */
                         resendCooldownSeconds: number;
+                        /** @description the name customers know the store by: the authenticator app lists it and emails are signed with it; null for the default */
+                        displayName: string | null;
                     };
                 };
             };

@@ -180,7 +180,7 @@ export function decideAccount(command: AccountCommand, state: AccountState, cont
         type: 'TwoFactorEnabled',
         data: { method: 'totp', recoveryCodeHashes: command.recoveryCodeHashes, confirmedStep: command.matchedStep },
       };
-      return [enabled, ...notify(state, 'two_factor_enabled')];
+      return [enabled, ...notify(state, policy, 'two_factor_enabled')];
     }
 
     case 'RegenerateRecoveryCodes':
@@ -193,7 +193,7 @@ export function decideAccount(command: AccountCommand, state: AccountState, cont
       return [
         { type: 'TwoFactorDisabled', data: { by: 'customer', passwordConfirmed: true } },
         ...revokeDevices(state, now, 'disabled'),
-        ...notify(state, 'two_factor_disabled'),
+        ...notify(state, policy, 'two_factor_disabled'),
       ];
 
     case 'ResellerDisable':
@@ -204,7 +204,7 @@ export function decideAccount(command: AccountCommand, state: AccountState, cont
           data: command.reason ? { operatorId: command.operatorId, reason: command.reason } : { operatorId: command.operatorId },
         },
         ...revokeDevices(state, now, 'reseller_disabled'),
-        ...notify(state, 'reseller_disabled'),
+        ...notify(state, policy, 'reseller_disabled'),
       ];
 
     case 'RecordPasswordReset':
@@ -277,7 +277,7 @@ export function decideAccount(command: AccountCommand, state: AccountState, cont
             recoveryCodesRemaining: state.recoveryCodeHashes.length - 1,
           },
         },
-        ...notify(state, 'recovery_code_used'),
+        ...notify(state, policy, 'recovery_code_used'),
       ];
     }
 
@@ -445,7 +445,7 @@ function failedAttempt(
   const failed: AccountEvent = { type: 'AttemptFailed', data: { challengeId, method, reason, failedAttempts, attemptsLeft } };
   if (attemptsLeft > 0) return [failed];
   const lockedUntil = plusMinutes(now, policy.lockoutMinutes);
-  return [failed, { type: 'AccountLocked', data: { lockedUntil, failedAttempts } }, ...notify(state, 'account_locked')];
+  return [failed, { type: 'AccountLocked', data: { lockedUntil, failedAttempts } }, ...notify(state, policy, 'account_locked')];
 }
 
 function codeIssued(
@@ -468,6 +468,7 @@ function codeIssued(
       maskedRecipient: contact.maskedRecipient,
       ttlMinutes: policy.codeTtlMinutes,
       issue,
+      ...tenantName(policy),
     },
   };
 }
@@ -484,14 +485,19 @@ function revokeDevices(state: AccountState, now: Date, reason: RevocationReason)
   return count === 0 ? [] : [{ type: 'TrustedDevicesRevoked', data: { reason, count } }];
 }
 
-function notify(state: AccountState, kind: NotificationKind, contact: Contact | null = state.contact): AccountEvent[] {
+function notify(state: AccountState, policy: Policy, kind: NotificationKind, contact: Contact | null = state.contact): AccountEvent[] {
   if (!contact) return [];
   return [
     {
       type: 'SecurityNotificationQueued',
-      data: { kind, recipient: contact.recipient, maskedRecipient: contact.maskedRecipient },
+      data: { kind, recipient: contact.recipient, maskedRecipient: contact.maskedRecipient, ...tenantName(policy) },
     },
   ];
+}
+
+/** The tenant's display name travels with each email event, so a mailer needs no policy of its own. */
+function tenantName(policy: Policy): { tenantName?: string } {
+  return policy.displayName === null ? {} : { tenantName: policy.displayName };
 }
 
 function findChallenge(state: AccountState, challengeId: string): OpenChallenge {

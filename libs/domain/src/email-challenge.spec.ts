@@ -55,6 +55,13 @@ describe('email challenge (seed 003: a 6-digit code is emailed when the tenant r
     });
   });
 
+  it("the tenant's display name travels with the code (the mailer signs with it); without one the event has none", () => {
+    const [, named] = given([]).when(start('ch-1'), { policy: { emailOtpRequired: true, displayName: 'Acme Outdoor' } }).events();
+    expect(named).toMatchObject({ type: 'CodeIssued', data: { tenantName: 'Acme Outdoor' } });
+    const [, plain] = given([]).when(start('ch-1'), EMAIL).events();
+    expect(plain!.data).not.toHaveProperty('tenantName');
+  });
+
   it('an email challenge without a prepared code is a programming error, never a challenge without a code', () => {
     expect(() => decideAccount({ type: 'StartChallenge', challengeId: 'ch-1', contact: ann }, given([]).state, { now: T0, policy: { ...DEFAULT_POLICY, emailOtpRequired: true } })).toThrow(
       'StartChallenge by email needs a prepared code',

@@ -46,6 +46,8 @@ export type AccountEvent =
         maskedRecipient: string;
         ttlMinutes: number;
         issue: number;
+        /** The tenant's display name at the time (policy `displayName`); absent means the default wording. */
+        tenantName?: string;
       };
     }
   | {
@@ -72,7 +74,7 @@ export type AccountEvent =
   /** One remembered device forgotten; `operatorId` names the reseller or admin who did it. */
   | { type: 'TrustedDeviceRevoked'; data: { deviceId: string; by: RevokedBy; operatorId?: string } }
   | { type: 'PasswordResetRecorded'; data: Record<string, never> }
-  | { type: 'SecurityNotificationQueued'; data: { kind: NotificationKind; recipient: SealedValue; maskedRecipient: string } }
+  | { type: 'SecurityNotificationQueued'; data: { kind: NotificationKind; recipient: SealedValue; maskedRecipient: string; tenantName?: string } }
   | { type: 'TotpSecretReencrypted'; data: { secret: EncryptedSecret } };
 
 export type AccountEventType = AccountEvent['type'];

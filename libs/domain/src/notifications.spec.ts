@@ -66,6 +66,11 @@ describe('security notifications (seed 003: automatic email notifications)', () 
     expect(emitted[2]).toEqual(notice('account_locked'));
   });
 
+  it.each(cases)("%s carries the tenant's display name when the policy has one", (kind, history, command) => {
+    const emitted = given(history(true)).when(command, { policy: { displayName: 'Acme Outdoor' } }).events();
+    expect(emitted[emitted.length - 1]).toEqual({ ...notice(kind), data: { ...notice(kind).data, tenantName: 'Acme Outdoor' } });
+  });
+
   it('ordinary events (password reset, regenerated codes, a passed login) queue no notification', () => {
     const history = [...totpEnabled({ contact: ann }), totpChallenge('ch-1')];
     for (const command of [

@@ -2,6 +2,7 @@ import { DomainError } from './errors';
 import {
   ADMIN_TENANT,
   DEFAULT_POLICY,
+  DISPLAY_NAME_MAX,
   POLICY_BOUNDS,
   decidePolicy,
   evolvePolicy,
@@ -41,6 +42,7 @@ describe('tenant policy defaults (seed 003)', () => {
       maxFailedAttempts: 3,
       lockoutMinutes: 30,
       resendCooldownSeconds: 30,
+      displayName: null,
     });
     expect(initialPolicy()).toEqual(DEFAULT_POLICY);
     expect(initialPolicy()).not.toBe(DEFAULT_POLICY);
@@ -150,5 +152,33 @@ describe('PolicyUpdated written before a setting existed (upcast on fold)', () =
     const odd = { ...oldEvent, data: { ...oldEvent.data, policy: { ...olderPolicy, retiredSetting: 7, codeTtlMinutes: null } } } as unknown as PolicyEvent;
     expect(fold([odd])).toEqual({ ...DEFAULT_POLICY, lockoutMinutes: 60 });
     expect(upcastPolicy(undefined)).toEqual(DEFAULT_POLICY);
+  });
+});
+
+describe('displayName: the name customers know the tenant by', () => {
+  it('takes a name, and null to go back to the default wording', () => {
+    const [named] = update({ displayName: 'Acme Outdoor & Co.' });
+    expect(named!.data.policy.displayName).toBe('Acme Outdoor & Co.');
+    expect(named!.data.changed).toEqual(['displayName']);
+    const [cleared] = update({ displayName: null }, named!.data.policy);
+    expect(cleared!.data.policy.displayName).toBeNull();
+    expect(update({ displayName: 'x'.repeat(DISPLAY_NAME_MAX) })).toHaveLength(1);
+  });
+
+  it.each([
+    ['empty', ''],
+    ['too long', 'x'.repeat(DISPLAY_NAME_MAX + 1)],
+    ['padded', ' Acme '],
+    ['a line break (header forging)', 'Acme\r\nBcc: x@example.com'],
+    ['a bidi override', 'Acme\u202Eevil'],
+    ['a number', 7],
+  ])('refuses %s with invalid_policy naming displayName', (_name, value) => {
+    expectInvalid({ displayName: value }, 'displayName');
+  });
+
+  it('a tenant whose log predates the setting folds to null (the default)', () => {
+    const { displayName: _missing, ...older } = { ...DEFAULT_POLICY, codeTtlMinutes: 20 };
+    const old = { type: 'PolicyUpdated', data: { tenantId: 'store-1', policy: older, changed: ['codeTtlMinutes'] } } as unknown as PolicyEvent;
+    expect(policyDecider.evolve(policyDecider.initialState(), old)).toEqual({ ...DEFAULT_POLICY, codeTtlMinutes: 20, displayName: null });
   });
 });

@@ -8,6 +8,11 @@ export interface Policy {
   maxFailedAttempts: number;
   lockoutMinutes: number;
   resendCooldownSeconds: number;
+  /**
+   * The name customers know the tenant by, shown as the authenticator app's issuer and in
+   * emails; null means the default ("twostep store-1" / "store store-1").
+   */
+  displayName: string | null;
 }
 
 export const ADMIN_TENANT = 'admin';
@@ -19,10 +24,14 @@ export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
   maxFailedAttempts: 3,
   lockoutMinutes: 30,
   resendCooldownSeconds: 30,
+  displayName: null,
 });
 
+/** Longest display name; it goes into email subjects and authenticator app lists. */
+export const DISPLAY_NAME_MAX = 64;
+
 /** Inclusive integer bounds. The first two come from the seed; the rest are ours (see README). */
-export const POLICY_BOUNDS: Readonly<Record<Exclude<keyof Policy, 'emailOtpRequired'>, readonly [number, number]>> =
+export const POLICY_BOUNDS: Readonly<Record<Exclude<keyof Policy, 'emailOtpRequired' | 'displayName'>, readonly [number, number]>> =
   Object.freeze({
     codeTtlMinutes: [1, 360],
     trustedDeviceDays: [1, 365],
@@ -46,6 +55,10 @@ export function validatePolicyChanges(changes: PolicyChanges): void {
       if (typeof value !== 'boolean') throw invalidField(field, 'must be true or false');
       continue;
     }
+    if (field === 'displayName') {
+      validateDisplayName(value);
+      continue;
+    }
     // Own keys only: `constructor`, `toString`, `__proto__` … must be refused, not looked up on the prototype.
     if (!Object.hasOwn(POLICY_BOUNDS, field)) throw invalidField(field, 'is not a policy setting');
     const bounds = POLICY_BOUNDS[field];
@@ -54,6 +67,16 @@ export function validatePolicyChanges(changes: PolicyChanges): void {
       throw invalidField(field, `must be a whole number from ${min} to ${max}`);
     }
   }
+}
+
+function validateDisplayName(value: unknown): void {
+  if (value === null) return;
+  if (typeof value !== 'string') throw invalidField('displayName', 'must be a name or null');
+  if (value.trim() !== value || value.length === 0 || value.length > DISPLAY_NAME_MAX) {
+    throw invalidField('displayName', `must be 1 to ${DISPLAY_NAME_MAX} characters without leading or trailing spaces`);
+  }
+  // Control and format characters (newlines, bidi overrides) would forge email headers or mislead in an app list.
+  if (/[\p{Cc}\p{Cf}\u2028\u2029]/u.test(value)) throw invalidField('displayName', 'must not contain control or formatting characters');
 }
 
 function invalidField(field: string, rule: string): DomainError {

@@ -153,6 +153,22 @@ describe('Mailer with a real SMTP server', () => {
     return { smtp, mailer, log };
   }
 
+  it("a tenant's display name (carried by the event) is the sender's name, the subject and the signature; the address stays the platform's", async () => {
+    const { smtp, mailer } = await setup();
+    const event = codeIssued('493027');
+    (event.data as Record<string, unknown>).tenantName = 'Acme "Outdoor"';
+    await expect(mailer.handle(event)).resolves.toBe('sent');
+    const { mail } = smtp.received[0]!;
+    expect(mail.from?.value[0]).toEqual({ name: 'Acme "Outdoor"', address: 'security@acme.example' });
+    expect(mail.subject).toBe('Your Acme "Outdoor" verification code');
+    expect(mail.text).toContain('-- Acme "Outdoor"');
+    const notice = notification('account_locked');
+    (notice.data as Record<string, unknown>).tenantName = 'Acme Outdoor';
+    await expect(mailer.handle(notice)).resolves.toBe('sent');
+    expect(smtp.received[1]!.mail.subject).toBe('Acme Outdoor: Your account was locked after failed verification attempts');
+    expect(smtp.received[1]!.mail.from?.value[0]!.name).toBe('Acme Outdoor');
+  });
+
   it('delivers a CodeIssued email once, with the code in text and HTML, to the sealed recipient', async () => {
     const { smtp, mailer, log } = await setup();
     const event = codeIssued('493027');

@@ -219,6 +219,7 @@ export class Mailer {
     const to = this.open(data.recipient, 'recipient');
     if (!EMAIL_SHAPE.test(to)) throw new UndeliverableError('sealed recipient is not an email address');
 
+    const tenantName = typeof data.tenantName === 'string' && data.tenantName !== '' ? data.tenantName : undefined;
     let rendered: RenderedEmail;
     const secrets = [{ value: to, label: '[recipient]' }];
     if (event.type === 'CodeIssued') {
@@ -230,7 +231,7 @@ export class Mailer {
         throw new UndeliverableError('CodeIssued has no valid ttlMinutes');
       }
       if (typeof data.expiresAt !== 'string') throw new UndeliverableError('CodeIssued has no expiresAt');
-      rendered = renderCodeEmail({ code, ttlMinutes, tenantId: stream.tenantId, expiresAt: data.expiresAt, issuer: this.deps.issuer });
+      rendered = renderCodeEmail({ code, ttlMinutes, tenantId: stream.tenantId, expiresAt: data.expiresAt, issuer: this.deps.issuer, tenantName });
     } else {
       const kind = data.kind;
       if (typeof kind !== 'string' || !(NOTIFICATION_KINDS as readonly string[]).includes(kind)) {
@@ -241,6 +242,7 @@ export class Mailer {
         tenantId: stream.tenantId,
         at: event.metadata.at,
         issuer: this.deps.issuer,
+        tenantName,
       });
     }
 
@@ -248,7 +250,8 @@ export class Mailer {
       maskedRecipient,
       secrets,
       message: {
-        from: this.deps.from,
+        // A tenant's display name is the sender's name; the address stays the platform's (SPF, DKIM).
+        from: tenantName ? { name: tenantName, address: senderAddress(this.deps.from) } : this.deps.from,
         to,
         subject: rendered.subject,
         text: rendered.text,
@@ -356,4 +359,9 @@ function escapeRegExp(value: string): string {
 
 function sleep(ms: number): Promise<void> {
   return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}
+
+/** The address part of `Name <address>` (or the whole value when it is a bare address). */
+export function senderAddress(from: string): string {
+  return /<([^<>]+)>\s*$/.exec(from)?.[1]?.trim() ?? from.trim();
 }

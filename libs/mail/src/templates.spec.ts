@@ -55,6 +55,20 @@ describe('renderCodeEmail', () => {
     expect(text).not.toContain('store admin');
   });
 
+  it("a tenant's display name names the place and signs the email instead of the platform", () => {
+    const { subject, text, html } = renderCodeEmail({ ...codeInput, tenantName: 'Acme Outdoor' });
+    expect(subject).toBe('Your Acme Outdoor verification code');
+    expect(text).toContain('Your verification code for Acme Outdoor is:');
+    expect(text).toContain('-- Acme Outdoor');
+    expect(text).not.toContain('store acme');
+    expect(html).toContain('Acme Outdoor');
+    const notice = renderNotificationEmail({ kind: 'account_locked', tenantId: 'acme', at: '2025-03-01T14:05:00.000Z', issuer: 'Acme Shop', tenantName: 'Acme <Outdoor>' });
+    expect(notice.subject).toBe('Acme <Outdoor>: Your account was locked after failed verification attempts');
+    expect(notice.text).toContain('Your account at Acme <Outdoor> was locked');
+    expect(notice.html).toContain('Acme &lt;Outdoor&gt;');
+    expect(notice.html).not.toContain('<Outdoor>');
+  });
+
   it('escapes every value that reaches the HTML part', () => {
     const { html, text } = renderCodeEmail({ ...codeInput, issuer: '<script>alert(1)</script>', tenantId: 'a&b' });
     expect(html).not.toContain('<script>');

@@ -18,8 +18,10 @@ export interface CodeEmailInput {
   tenantId: string;
   /** ISO-8601 instant the code stops working. */
   expiresAt: string;
-  /** Product name shown to people, e.g. "twostep" or the store's brand. */
+  /** Product name shown to people, e.g. "twostep" or the platform's brand (TWOSTEP_ISSUER). */
   issuer: string;
+  /** The tenant's display name (policy `displayName`), when it has one: it then signs the email. */
+  tenantName?: string;
 }
 
 export interface NotificationEmailInput {
@@ -28,6 +30,7 @@ export interface NotificationEmailInput {
   /** ISO-8601 instant the change happened. */
   at: string;
   issuer: string;
+  tenantName?: string;
 }
 
 export const NOTIFICATION_KINDS: readonly NotificationKind[] = [
@@ -47,6 +50,14 @@ export function escapeHtml(value: string): string {
 /** How a tenant reads in a sentence: "the admin console" or "store acme". */
 export function placeName(tenantId: string): string {
   return tenantId === ADMIN_TENANT ? 'the admin console' : `store ${tenantId}`;
+}
+
+/**
+ * Who speaks in an email: a tenant with a display name signs with it and is named by it;
+ * otherwise the platform's name signs and the tenant is "store acme".
+ */
+function voice(input: { tenantId: string; issuer: string; tenantName?: string }): { brand: string; place: string } {
+  return input.tenantName ? { brand: input.tenantName, place: input.tenantName } : { brand: input.issuer, place: placeName(input.tenantId) };
 }
 
 /** "2025-03-01 14:05 UTC"; an unparseable value is shown as given rather than as "Invalid Date". */
@@ -89,10 +100,10 @@ function p(html: string): string {
 }
 
 export function renderCodeEmail(input: CodeEmailInput): RenderedEmail {
-  const place = placeName(input.tenantId);
+  const { brand, place } = voice(input);
   const ttl = minutes(input.ttlMinutes);
   const until = formatInstant(input.expiresAt);
-  const subject = oneLine(`Your ${input.issuer} verification code for ${place}`);
+  const subject = oneLine(input.tenantName ? `Your ${brand} verification code` : `Your ${brand} verification code for ${place}`);
   const text = [
     `Your verification code for ${place} is:`,
     '',
@@ -104,10 +115,10 @@ export function renderCodeEmail(input: CodeEmailInput): RenderedEmail {
     'If you did not try to log in, ignore this email: nobody can log in without this code.',
     'Someone may know your password, so consider changing it.',
     '',
-    `-- ${input.issuer}`,
+    `-- ${brand}`,
     '',
   ].join('\n');
-  const html = layout(input.issuer, 'Your verification code', [
+  const html = layout(brand, 'Your verification code', [
     p(`Your verification code for ${escapeHtml(place)} is:`),
     `<p style="margin:0 0 16px;font-size:32px;font-weight:600;letter-spacing:6px;font-family:SFMono-Regular,Consolas,monospace;">${escapeHtml(input.code)}</p>`,
     p(`Enter this 6-digit code to finish logging in. It expires in ${escapeHtml(ttl)} (at ${escapeHtml(until)}).`),
@@ -185,9 +196,10 @@ function notificationCopy(kind: NotificationKind, place: string, when: string): 
 }
 
 export function renderNotificationEmail(input: NotificationEmailInput): RenderedEmail {
-  const copy = notificationCopy(input.kind, placeName(input.tenantId), formatInstant(input.at));
-  const subject = oneLine(`${input.issuer}: ${copy.subject}`);
-  const text = [...copy.body.flatMap((sentence) => [sentence, '']), `-- ${input.issuer}`, ''].join('\n');
-  const html = layout(input.issuer, copy.title, copy.body.map((sentence) => p(escapeHtml(sentence))));
+  const { brand, place } = voice(input);
+  const copy = notificationCopy(input.kind, place, formatInstant(input.at));
+  const subject = oneLine(`${brand}: ${copy.subject}`);
+  const text = [...copy.body.flatMap((sentence) => [sentence, '']), `-- ${brand}`, ''].join('\n');
+  const html = layout(brand, copy.title, copy.body.map((sentence) => p(escapeHtml(sentence))));
   return { subject, text, html };
 }

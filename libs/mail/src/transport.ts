@@ -6,7 +6,8 @@ import { createTransport, type Transporter } from 'nodemailer';
 import { parseConnectionUrl } from 'nodemailer/lib/shared';
 
 export interface OutgoingMail {
-  from: string;
+  /** `Name <address>` as configured, or a name and address for nodemailer to quote. */
+  from: string | { name: string; address: string };
   to: string;
   subject: string;
   text: string;

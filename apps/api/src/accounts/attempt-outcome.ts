@@ -1,6 +1,9 @@
 import { invalidCodeMessage, type AccountEvent } from '@twostep/domain';
 import { ApiError } from '../http/errors';
 
+/** Confirming setup uses up the current 30-second step, so the very first login often meets this. */
+export const CODE_ALREADY_USED_HINT = 'This code was already used (confirming setup uses up the current one): wait for the next code from your authenticator app.';
+
 /**
  * A failed attempt is a fact that is appended; the caller still has to hear "no".
  * Turns AttemptFailed / AccountLocked events into the HTTP refusal.
@@ -17,7 +20,7 @@ export function refuseIfFailed(events: AccountEvent[]): void {
   if (failed) {
     throw new ApiError(422, 'invalid_code', invalidCodeMessage(failed.data.attemptsLeft), {
       attemptsLeft: failed.data.attemptsLeft,
-      ...(failed.data.reason === 'code_reused' ? { reason: 'code_already_used' } : {}),
+      ...(failed.data.reason === 'code_reused' ? { reason: 'code_already_used', hint: CODE_ALREADY_USED_HINT } : {}),
     });
   }
 }

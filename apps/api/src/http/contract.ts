@@ -85,6 +85,8 @@ export const ErrorBody = z
     error: z.string().describe('Stable code: switch on this, never on the message'),
     message: z.string().describe('A sentence for people (the seeds\' exact wording where they give one)'),
     attemptsLeft: z.number().int().min(0).optional().describe('invalid_code: attempts left before the lock'),
+    reason: z.enum(['code_already_used']).optional().describe('invalid_code: the code matched a step already used'),
+    hint: z.string().optional().describe('invalid_code with reason code_already_used: what to do (wait for the next code)'),
     lockedUntil: isoTime.optional().describe('account_locked: when the lock ends'),
     retryAfterSeconds: z.number().int().min(0).optional().describe('resend_cooldown: seconds until a new code may be sent'),
     resendAvailableAt: isoTime.optional().describe('resend_cooldown: when a new code may be sent'),

@@ -40,7 +40,10 @@ export class SetupTotpHandler implements ICommandHandler<SetupTotpCommand, TotpS
       secret: secretBox.encrypt(secret, accountScope(account)),
       ...(contact ? { contact } : {}),
     }));
-    const otpauthUri = totpUri({ secret, accountName: account.userId, issuer: `${this.runtime.env.TWOSTEP_ISSUER} ${account.tenantId}` });
+    // The app lists the entry under the tenant's display name, else "<TWOSTEP_ISSUER> <tenant id>".
+    const { displayName } = await this.runtime.policies.get(account.tenantId);
+    const issuer = displayName ?? `${this.runtime.env.TWOSTEP_ISSUER} ${account.tenantId}`;
+    const otpauthUri = totpUri({ secret, accountName: account.userId, issuer });
     return { otpauthUri, secret, manualKey: groupManualKey(secret), qrCode: await qrCodeDataUrl(otpauthUri) };
   }
 }

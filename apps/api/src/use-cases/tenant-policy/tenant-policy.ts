@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Inject, Param, Put } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { z } from 'zod/v4';
-import { POLICY_BOUNDS, policyDecider, policyStream, type PolicyChanges } from '@twostep/domain';
+import { DISPLAY_NAME_MAX, POLICY_BOUNDS, policyDecider, policyStream, type PolicyChanges } from '@twostep/domain';
 import type { Runtime } from '@twostep/app';
 import { Roles } from '../../http/auth.guard';
 import { Metrics } from '../../http/observability';
@@ -24,6 +24,11 @@ const SETTINGS = {
   maxFailedAttempts: setting('maxFailedAttempts', 'wrong answers before the account locks'),
   lockoutMinutes: setting('lockoutMinutes', 'minutes a lock lasts'),
   resendCooldownSeconds: setting('resendCooldownSeconds', 'seconds before another email code may be sent'),
+  displayName: z
+    .string()
+    .meta({ minLength: 1, maxLength: DISPLAY_NAME_MAX })
+    .nullable()
+    .describe('the name customers know the store by: the authenticator app lists it and emails are signed with it; null for the default'),
 };
 const PolicyBody = z.object(SETTINGS).partial().strict();
 const PolicyView = z.object({ tenantId: z.string(), ...SETTINGS }).strict();
@@ -75,7 +80,7 @@ export const updatePolicyOperation: Operation = {
   bodyRequired: true,
   response: { status: 200, description: 'The settings now in force', schema: PolicyView },
   errors: ['invalid_policy', 'concurrent_update'],
-  examples: { requireEmail: { emailOtpRequired: true, codeTtlMinutes: 10 } },
+  examples: { requireEmail: { emailOtpRequired: true, codeTtlMinutes: 10 }, name: { displayName: 'Acme Outdoor' } },
 };
 
 @Controller('v1/tenants/:tenantId/policy')
