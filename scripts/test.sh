@@ -5,7 +5,7 @@
 # (the line before it counts skipped tests, which a full run should not have).
 #
 # Needs: Java 17+ (the broker), Maven (once, to fetch the broker's jars into .infra/), a Redis
-# on 127.0.0.1:6379 or redis-server to start one, and Debian's chromium (browser tests). TWOSTEP_KEEP_INFRA=1 leaves Kafka running for
+# on 127.0.0.1:6379 or redis-server to start one, Debian's chromium (browser tests), curl and jq (the README walkthrough). TWOSTEP_KEEP_INFRA=1 leaves Kafka running for
 # the next run (saves its ~15 s start).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,8 @@ if ! (redis-cli -h 127.0.0.1 -p "${REDIS_PORT:-6379}" ping 2>/dev/null | grep -q
   command -v redis-server >/dev/null 2>&1 || missing+=("redis-server (or a Redis answering on 127.0.0.1:${REDIS_PORT:-6379})")
 fi
 [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || missing+=("chromium (apt-get install -y chromium), for the browser tests in test/web")
+command -v curl >/dev/null 2>&1 || missing+=("curl (apt-get install -y curl), for the README walkthrough in test/start")
+command -v jq >/dev/null 2>&1 || missing+=("jq (apt-get install -y jq), for the README walkthrough in test/start")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "npm test needs these and did not find them:" >&2
   for item in "${missing[@]}"; do echo "  - $item" >&2; done
