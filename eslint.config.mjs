@@ -10,6 +10,16 @@ const bareModules = ['fs', 'path', 'crypto', 'child_process', 'net', 'http', 'os
 const infrastructure = { group: ['node:*', '@eventstore/*', '@nestjs/*', 'zod/*'], message: PURE };
 const noOtherLibs = { group: ['@twostep/*'], message: 'libs/domain depends on no other twostep library' };
 
+/** Each app is a composition root of its own: what two apps share lives in a library. */
+const APPS = ['api', 'cli', 'mailer', 'projector', 'web'];
+const noOtherApp = (app) => ({
+  group: APPS.filter((other) => other !== app).flatMap((other) => [`**/apps/${other}/**`, `**/${other}/src/**`]),
+  message: 'an app never imports another app: move what they share into libs/',
+});
+
+/** Known debt: `npm start` serves the reference web app from the api process (see README, Layout). */
+const APP_EXCEPTIONS = ['apps/api/src/demo-web.ts', 'apps/api/src/main.ts'];
+
 const restrict = (patterns, paths = []) => ({ 'no-restricted-imports': ['error', { patterns, paths }] });
 
 export default [
@@ -27,4 +37,5 @@ export default [
     },
   },
   { files: ['libs/**/*.ts'], ignores: ['libs/domain/**'], rules: restrict([noApps]) },
+  ...APPS.map((app) => ({ files: [`apps/${app}/**/*.ts`], ignores: APP_EXCEPTIONS, rules: restrict([noOtherApp(app)]) })),
 ];

@@ -64,4 +64,16 @@ describe('module boundaries (eslint no-restricted-imports)', () => {
     const lib = await eslint(['--stdin', '--stdin-filename', 'libs/readmodel/src/probe.ts'], probe);
     expect(lib.messages.map((m) => m.message)).toEqual([expect.stringContaining('libraries never import from the apps')]);
   }, 60_000);
+
+  it('keep each app from importing another app (workers share libs/app, not the api)', async () => {
+    const probe = "import { createApiApp } from '../../api/src/create-app';\nexport const probe = createApiApp;\n";
+    for (const file of ['apps/mailer/src/probe.ts', 'apps/projector/src/probe.ts', 'apps/cli/src/probe.ts']) {
+      const run = await eslint(['--stdin', '--stdin-filename', file], probe);
+      expect(run.messages.map((m) => m.message)).toEqual([expect.stringContaining('an app never imports another app')]);
+    }
+    const web = await eslint(['--stdin', '--stdin-filename', 'apps/web/src/probe.ts'], "import { Metrics } from '../../api/src/http/observability';\nexport const probe = Metrics;\n");
+    expect(web.code).toBe(1);
+    // Inside one app, its own folders are fine.
+    expect(await eslint(['--stdin', '--stdin-filename', 'apps/api/src/use-cases/probe.ts'], "import { Metrics } from '../http/observability';\nexport const probe = Metrics;\n")).toEqual({ code: 0, messages: [] });
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import { Registry } from 'prom-client';
-import { serveHealth } from '../../apps/api/src/distributed';
+import { serveHealth } from '@twostep/app';
 import { startTestApp, type TestApp } from '../support/harness';
 
 /** TWOSTEP_OPS_KEY puts /metrics and /docs behind a key of their own; health probes stay open. */

@@ -8,7 +8,7 @@ import { AdjustableClock, createRuntime, type Runtime } from '@twostep/app';
 import { parseEnv } from '@twostep/config';
 import { totpCodeAt } from '@twostep/crypto';
 import { createApiApp } from '../../apps/api/src/create-app';
-import { createLogger } from '../../apps/api/src/http/logger';
+import { createLogger } from '@twostep/app';
 import { wrongTotpCode } from '../support/edge-helpers';
 import { accountUrl, KEYS } from '../support/harness';
 

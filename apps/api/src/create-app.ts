@@ -4,13 +4,12 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import type { Runtime } from '@twostep/app';
+import { OPS_PATHS, requireOpsKey, type Runtime } from '@twostep/app';
 import { ApiModule } from './app.module';
 import { apiDocument } from './operations';
 import { answerParserErrors } from './http/client-errors';
 import { NestPinoLogger } from './http/logger';
 import { Metrics, observeRequests } from './http/observability';
-import { OPS_PATHS, requireOpsKey } from './http/ops-key';
 
 /** Builds the HTTP app on a runtime; shared by `main.ts` and the HTTP tests. */
 export async function createApiApp(runtime: Runtime, logger: Logger): Promise<NestExpressApplication> {

@@ -1,11 +1,9 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Logger } from 'pino';
-import { createRuntime, type Clock, type Runtime } from '@twostep/app';
+import { createLogger, createRuntime, distributedAdapters, type Clock, type Runtime } from '@twostep/app';
 import type { Env } from '@twostep/config';
 import { createApiApp } from './create-app';
-import { distributedAdapters } from './distributed';
 import { EmbeddedWorkers } from './embedded';
-import { createLogger } from './http/logger';
 import { Metrics } from './http/observability';
 
 export interface ApiServer {

@@ -4,14 +4,12 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { guardKeys, systemClock } from '@twostep/app';
+import { createLogger, guardKeys, openRedisStores, serveHealth, systemClock, workerSettings, type HealthServer } from '@twostep/app';
 import { KafkaDeadLetterPublisher, KafkaEventConsumer } from '@twostep/bus';
 import { ConfigError, describeStartupFailure, mailKeyFingerprint, parseEnv, type Env } from '@twostep/config';
 import { Opener } from '@twostep/crypto';
 import { Mailer, MAIL_EVENT_TYPES, PrometheusMailMetrics, SmtpMailTransport, type MailOutcome } from '@twostep/mail';
 import { SqliteKeyValueStore, type KeyValueStore } from '@twostep/readmodel';
-import { openRedisStores, serveHealth, workerSettings, type HealthServer } from '../../api/src/distributed';
-import { createLogger } from '../../api/src/http/logger';
 
 /**
  * The mailer process: a member of the Kafka consumer group KAFKA_MAILER_GROUP_ID

@@ -1,13 +1,11 @@
 import 'reflect-metadata';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { Lease, Projector, PROJECTOR_LEASE } from '@twostep/app';
+import { createLogger, Lease, Projector, PROJECTOR_LEASE, serveHealth, workerSettings, type HealthServer } from '@twostep/app';
 import { waitForKafka, KafkaEventPublisher } from '@twostep/bus';
 import { ConfigError, describeStartupFailure, parseEnv, type Env } from '@twostep/config';
 import type { StoredEvent } from '@twostep/eventstore';
 import { STATUS_PROJECTION } from '@twostep/readmodel';
-import { serveHealth, workerSettings, type HealthServer } from '../../api/src/distributed';
-import { createLogger } from '../../api/src/http/logger';
 import { runRebuild } from './rebuild';
 import { KafkaRelay } from './relay';
 import { openProjectorStores } from './stores';

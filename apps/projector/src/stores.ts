@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
+import { connectEventStore, openRedisStores } from '@twostep/app';
 import type { Env } from '@twostep/config';
 import { SqliteEventStore, type EventStore, type SubscriptionOptions } from '@twostep/eventstore';
 import { SqliteKeyValueStore, SqliteReadModelStore, type KeyValueStore, type ReadModelStore } from '@twostep/readmodel';
-import { connectEventStore, openRedisStores } from '../../api/src/distributed';
 
 const SQLITE_POLL_MS = 10;
 

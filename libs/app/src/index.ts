@@ -5,3 +5,6 @@ export * from './lease';
 export * from './policy-reader';
 export * from './projector';
 export * from './runtime';
+export * from './distributed';
+export * from './logger';
+export * from './ops-key';

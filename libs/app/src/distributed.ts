@@ -1,6 +1,6 @@
-import type { DistributedAdapters } from '@twostep/app';
+import type { DistributedAdapters } from './runtime';
 import { ConfigError, type Env } from '@twostep/config';
-import { hasOpsKey, refuseOps } from './http/ops-key';
+import { hasOpsKey, refuseOps } from './ops-key';
 import { STREAM_PREFIXES } from '@twostep/domain';
 import { EsdbEventStore, type SubscriptionOptions } from '@twostep/eventstore';
 import { connectRedis, RedisKeyValueStore, RedisReadModelStore, type KeyValueStore, type ReadModelStore } from '@twostep/readmodel';
