@@ -17,9 +17,6 @@ const noOtherApp = (app) => ({
   message: 'an app never imports another app: move what they share into libs/',
 });
 
-/** Known debt: `npm start` serves the reference web app from the api process (see README, Layout). */
-const APP_EXCEPTIONS = ['apps/api/src/demo-web.ts', 'apps/api/src/main.ts'];
-
 const restrict = (patterns, paths = []) => ({ 'no-restricted-imports': ['error', { patterns, paths }] });
 
 export default [
@@ -37,5 +34,5 @@ export default [
     },
   },
   { files: ['libs/**/*.ts'], ignores: ['libs/domain/**'], rules: restrict([noApps]) },
-  ...APPS.map((app) => ({ files: [`apps/${app}/**/*.ts`], ignores: APP_EXCEPTIONS, rules: restrict([noOtherApp(app)]) })),
+  ...APPS.map((app) => ({ files: [`apps/${app}/**/*.ts`], rules: restrict([noOtherApp(app)]) })),
 ];

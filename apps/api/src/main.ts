@@ -2,8 +2,6 @@ import 'reflect-metadata';
 import * as path from 'node:path';
 import { describeStartupFailure, parseEnv } from '@twostep/config';
 import { startApi } from './server';
-import { startDemoWeb } from './demo-web';
-import { DEMO_SIGN_INS } from '../../web/src/users';
 
 async function main(): Promise<void> {
   // Everything this process writes (database, keys, .eml files) is for its owner only.
@@ -29,22 +27,20 @@ async function main(): Promise<void> {
     lines.push(`  API keys: printed on the first start, kept in ${keyFile}; show them with`);
     lines.push(`    node -p 'require(${JSON.stringify(keyFile)}).apiKeys'`);
   }
-  const web = embedded ? await startDemoWeb(env, runtime.secrets.apiKeys, url, logger) : null;
-  if (web) {
-    lines.push(`  web app (the seeds' screens): ${web.url}   demo sign-ins:`);
-    for (const user of DEMO_SIGN_INS) lines.push(`    ${user.area.padEnd(8)} ${user.username} / ${user.password}`);
-  }
   // The banner goes to stderr: stdout is the JSON log stream.
   process.stderr.write(`${lines.join('\n')}\n\n`);
 
+  // `npm start` (scripts/start.js) forwards a signal the terminal also sent to the whole group: a second one is ignored.
+  let closing = false;
   const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
     logger.info({ signal }, 'shutting down');
-    await web?.close();
     await close();
     process.exit(0);
   };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
 main().catch((error: unknown) => {
