@@ -15,8 +15,10 @@
  * 2. Cost flat in history: sequential logins for an account with a short and one with a long
  *    history (in this process, on an adjustable clock); the long/short median ratio should be ≈1.
  *
- * BENCH_PROFILE=dir writes a V8 CPU profile of twostep's process over the measured rounds there;
- * summarise it with `node scripts/profile-summary.js FILE`. Benchmarks print; no test asserts on them.
+ * BENCH_PROFILE=dir writes a V8 CPU profile of twostep's process over the measured rounds there
+ * (with BENCH_HEAP=1 also a sampling allocation profile); BENCH_MEMORY=1 prints its heap peaks and
+ * the live heap after a full GC; BENCH_V8_FLAGS tries V8 flags (e.g. heap growth) on it;
+ * summarise a CPU profile with `node scripts/profile-summary.js FILE`. Benchmarks print; no test asserts on them.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -210,6 +212,9 @@ async function againstFloors(): Promise<void> {
       BENCH_CLOCK_EPOCH: String(EPOCH),
       BENCH_CLOCK_SPEED: String(SPEED),
       ...(process.env.BENCH_PROFILE ? { BENCH_PROFILE: path.resolve(process.env.BENCH_PROFILE) } : {}),
+      ...(process.env.BENCH_MEMORY ? { BENCH_MEMORY: '1' } : {}),
+      ...(process.env.BENCH_HEAP ? { BENCH_HEAP: '1' } : {}),
+      ...(process.env.BENCH_V8_FLAGS ? { BENCH_V8_FLAGS: process.env.BENCH_V8_FLAGS } : {}),
     },
     dataDir,
   );
@@ -222,6 +227,8 @@ async function againstFloors(): Promise<void> {
     const enrolStarted = Date.now();
     const accounts = await enrol(twostep.port, ACCOUNTS);
     console.log(`twostep login benchmark: ${os.cpus().length} cores, ${ACCOUNTS} accounts enrolled in ${((Date.now() - enrolStarted) / 1000).toFixed(1)} s`);
+    const enrolPeak = peakRssMiB(twostep.process.pid);
+    console.log(`twostep peak RSS after enrolment (setup + confirm over HTTP, QR codes included): ${enrolPeak.toFixed(0)} MiB`);
     console.log(`servers interleaved, ${ROUNDS} rounds of ${SECONDS} s per server and concurrency; medians over rounds`);
     for (const server of servers) await runCell(server, accounts, 8, 1); // warm-up, not counted
     if (process.env.BENCH_PROFILE) process.kill(twostep.process.pid!, 'SIGUSR2'); // profile the measured rounds only
