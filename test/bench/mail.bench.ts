@@ -4,7 +4,8 @@
  * Starts the api (TWOSTEP_MODE=api), the projector and the mailer as three processes sharing one
  * SQLite event store, the `infra:up` Kafka broker and Redis, and an SMTP server in this process.
  * For each offered rate (BENCH_RATES, default 20,100,200,500 codes/s) it first measures a bare
- * kafkajs round trip on the same broker at the same rate (produce with acks=-1 → eachMessage), then
+ * kafkajs round trip on the same broker at the same rate for as long (BENCH_FLOOR_SECONDS, default
+ * BENCH_SECONDS; produce with acks=-1 → eachMessage), then
  * issues email codes at that steady rate for BENCH_SECONDS (20) over HTTP (open loop: one new
  * account per code, requests started on schedule whether or not earlier ones answered, at most
  * BENCH_MAX_IN_FLIGHT outstanding). Latency of one code = the api answered POST /challenges →
@@ -13,6 +14,8 @@
  * last code was issued, and email p99 ÷ bare Kafka p99.
  *
  * BENCH_ROOT runs the processes of another checkout (for before/after on the same broker).
+ * BENCH_TRACE=1 lists each phase's slowest emails by when their code was answered (a stall shows
+ * as a run of them); BENCH_KEEP=1 keeps the processes' logs.
  * Benchmarks print figures; no test asserts on them.
  */
 import { randomBytes } from 'node:crypto';
@@ -35,7 +38,8 @@ const ENTRY = {
 };
 const RATES = (process.env.BENCH_RATES ?? '20,100,200,500').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
-const FLOOR_SECONDS = Number(process.env.BENCH_FLOOR_SECONDS ?? 5);
+// The floor runs as long as a phase, so both p99s come from as many samples (and both windows can catch a broker stall).
+const FLOOR_SECONDS = Number(process.env.BENCH_FLOOR_SECONDS ?? SECONDS);
 const MAX_IN_FLIGHT = Number(process.env.BENCH_MAX_IN_FLIGHT ?? 256);
 const DRAIN_MS = 30_000;
 const TENANT = 'bench';
@@ -252,6 +256,11 @@ async function main(): Promise<void> {
     const delivered = emails.filter((email) => latencies.has(email));
     const drainedAfter = delivered.length === emails.length ? Math.max(0, lastArrival - issuedEnd) : Number.NaN;
     const email = stats(delivered.map((e) => latencies.get(e)!));
+    if (process.env.BENCH_TRACE) {
+      // The slowest emails, by when their code was answered (ms into the phase): one stall shows as a run of them.
+      const slow = delivered.map((e) => ({ at: answeredAt.get(e)! - started, wall: Date.now() - (performance.now() - answeredAt.get(e)!), latency: latencies.get(e)! })).sort((a, b) => b.latency - a.latency).slice(0, 12);
+      for (const { at, wall, latency } of slow.sort((a, b) => a.at - b.at)) console.log(`    slow: answered ${at.toFixed(0)} ms into the phase (${new Date(wall).toISOString()}), email after ${latency.toFixed(0)} ms`);
+    }
     const perCode = Object.entries(owners()).map(([name, pid]) => `${name} ${(((cpuSeconds(pid) - cpuBefore[name]!) * 1000) / Math.max(1, emails.length)).toFixed(2)}`);
     cpuLines.push(`${String(rate).padStart(9)}/s: ${perCode.join('  ')}`);
     console.log(

@@ -35,11 +35,11 @@ export async function openProjectorStores(env: Env, subscription: SubscriptionOp
     return db;
   };
 
-  // Another process (the api) appends to the SQLite file, so the subscriptions poll: every 10 ms
-  // (an indexed read of nothing when idle) keeps polling out of a code email's latency.
+  // Another process (the api) appends to the SQLite file: the subscriptions wake when its WAL file
+  // changes (inotify), and poll every 10 ms (an indexed read of nothing when idle) as the fallback.
   const eventStore: EventStore = env.ESDB_URL
     ? connectEventStore(env, subscription)
-    : new SqliteEventStore(sqlite(), { pollIntervalMs: SQLITE_POLL_MS, ...subscription });
+    : new SqliteEventStore(sqlite(), { pollIntervalMs: SQLITE_POLL_MS, watchOtherWriters: true, ...subscription });
   let stores: { readModels: ReadModelStore; kv: KeyValueStore };
   try {
     stores = env.REDIS_URL

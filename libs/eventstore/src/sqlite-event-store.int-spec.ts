@@ -204,6 +204,25 @@ describe('SqliteEventStore', () => {
     await sub.stop();
   });
 
+  it("watching other writers, wakes on another connection's (process's) commit instead of waiting for the poll", async () => {
+    const file = tempFile();
+    const writer = track(SqliteEventStore.open(file));
+    await writer.append(newStream(), [newEvent('first')], 'no_stream'); // the WAL file exists from here on
+    const follower = track(SqliteEventStore.open(file, { pollIntervalMs: 60_000, watchOtherWriters: true }));
+    const plain = track(SqliteEventStore.open(file, { pollIntervalMs: 60_000 }));
+    const seen: string[] = [];
+    const unwatched: string[] = [];
+    const sub = follower.subscribeAll({}, async (e) => void seen.push(e.type));
+    const other = plain.subscribeAll({}, async (e) => void unwatched.push(e.type));
+    await waitFor(() => seen.length === 1 && unwatched.length === 1, 5000, 'the first event');
+    await new Promise((resolve) => setTimeout(resolve, 50)); // both idle now, sleeping for a minute
+    for (const type of ['second', 'third']) await writer.append(newStream(), [newEvent(type)], 'no_stream');
+    await waitFor(() => seen.length === 3, 5000, 'delivery on the WAL change');
+    expect(seen).toEqual(['first', 'second', 'third']);
+    expect(unwatched).toEqual(['first']); // without the watch, only the (minute-long) poll would see them
+    await Promise.all([sub.stop(), other.stop()]);
+  });
+
   it('close() stops its subscriptions and refuses further use', async () => {
     const store = SqliteEventStore.open(tempFile(), { pollIntervalMs: 60_000 });
     store.subscribeAll({}, async () => undefined);

@@ -18,6 +18,13 @@ import { Sleeper, deliver, deliverPage, validateAppend, validatePageOptions, val
 export interface SqliteEventStoreOptions extends SubscriptionOptions {
   /** How often subscriptions look for events written by other connections/processes. Default 100. */
   pollIntervalMs?: number;
+  /**
+   * Also wake subscriptions as soon as the database's WAL file changes (another process wrote to
+   * it), through the file system's change notification (inotify on Linux). The poll stays as the
+   * fallback (a notification that cannot be set up, or the WAL file replaced). For a process that
+   * follows another's appends, e.g. the projector behind the api.
+   */
+  watchOtherWriters?: boolean;
 }
 
 export interface SqliteOpenOptions extends SqliteEventStoreOptions {
@@ -108,8 +115,10 @@ export class SqliteEventStore implements EventStore {
   private readonly subscriptions = new Set<Subscription>();
   /** Idle subscriptions of this instance, woken right after each of its appends (others' appends are seen by polling). */
   private readonly appendListeners = new Set<() => void>();
-  /** Counts this instance's appends, so a subscription does not go to sleep right after missing a wake-up. */
+  /** Counts this instance's appends and the WAL changes seen, so a subscription does not go to sleep right after missing a wake-up. */
   private appendSeq = 0;
+  /** The WAL file's change notification (watchOtherWriters), armed on the first wait. */
+  private walWatcher: fs.FSWatcher | null = null;
   /**
    * This instance's most recent appends, decoded, in position order (others' appends leave gaps).
    * A subscription right behind them takes them from here instead of reading the file again.
@@ -398,8 +407,9 @@ export class SqliteEventStore implements EventStore {
     return subscription;
   }
 
-  /** Sleeps one poll interval, or less when this instance appends something. */
+  /** Sleeps one poll interval, or less when this instance appends something (or, watching, another process writes). */
   private async waitForAppend(sleeper: Sleeper, wakeOnAppend: () => void): Promise<void> {
+    this.watchWal();
     this.appendListeners.add(wakeOnAppend);
     try {
       await sleeper.sleep(this.options.pollIntervalMs ?? 100);
@@ -408,8 +418,34 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
+  /**
+   * Arms the WAL file's change notification once: any write to it (another process's commit)
+   * wakes the idle subscriptions. Without a WAL file yet, or when it is replaced, the poll covers
+   * the gap and the next wait tries again.
+   */
+  private watchWal(): void {
+    if (!this.options.watchOtherWriters || this.walWatcher || this.closed || this.db.memory) return;
+    try {
+      const watcher = fs.watch(`${this.db.name}-wal`, { persistent: false }, (eventType) => {
+        this.appendSeq++;
+        this.wakeSubscriptions();
+        if (eventType === 'rename') drop();
+      });
+      const drop = () => {
+        watcher.close();
+        if (this.walWatcher === watcher) this.walWatcher = null;
+      };
+      watcher.on('error', drop);
+      this.walWatcher = watcher;
+    } catch {
+      // No WAL file yet (nobody has written): the poll sees the first append, the next wait arms the watch.
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
+    this.walWatcher?.close();
+    this.walWatcher = null;
     this.commitQueued(); // appends already accepted are committed, not dropped
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
     this.closed = true;
