@@ -15,7 +15,8 @@
  *
  * BENCH_ROOT runs the processes of another checkout (for before/after on the same broker).
  * BENCH_TRACE=1 lists each phase's slowest emails by when their code was answered (a stall shows
- * as a run of them); BENCH_KEEP=1 keeps the processes' logs.
+ * as a run of them); BENCH_KEEP=1 keeps the processes' logs; BENCH_NODE_ARGS adds node flags to
+ * the three processes (e.g. --trace-gc).
  * Benchmarks print figures; no test asserts on them.
  */
 import { randomBytes } from 'node:crypto';
@@ -92,7 +93,9 @@ async function kafkaFloor(brokers: string[], rate: number): Promise<Stats> {
       if (t0 !== undefined) latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
     },
   });
-  while (!joined) await sleep(50);
+  for (const joinBy = Date.now() + 30_000; !joined; await sleep(50)) {
+    if (Date.now() > joinBy) throw new Error(`the floor's consumer did not join its group within 30 s (broker ${brokers.join(',')})`);
+  }
   const total = Math.round(rate * FLOOR_SECONDS);
   const start = Date.now();
   const sends: Promise<unknown>[] = [];
@@ -142,7 +145,7 @@ async function main(): Promise<void> {
   const port = await freePort();
   const keep = Object.fromEntries(['PATH', 'HOME', 'TMPDIR', 'LANG'].flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])));
   // BENCH_PROFILE=dir: each process writes a V8 CPU profile there when it stops (node --cpu-prof).
-  const nodeArgs = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE)}`] : [];
+  const nodeArgs = [...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE)}`] : []), ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
   const base = {
     ...keep,
     NODE_ENV: 'production',
