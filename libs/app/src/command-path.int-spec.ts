@@ -13,6 +13,7 @@ const counter: Decider<CounterCommand, { count: number; seen: number }, CounterE
   initialState: () => ({ count: 0, seen: 0 }),
   evolve: (state, event) => ({ count: state.count + event.data.by, seen: state.seen + 1 }),
   decide: (command, state, context) => (command.by === 0 || state.count + command.by > context.max ? [] : [{ type: 'Incremented', data: { by: command.by } }]),
+  upcast: (stored) => (stored.type === 'Incremented' ? { type: 'Incremented', data: stored.data as { by: number } } : null),
 };
 const actor: Actor = { kind: 'system', id: 'test' };
 
@@ -55,6 +56,17 @@ describe('CommandPath (load → decide → append → retry) on SQLite', () => {
     const stored = await store.readStream(s);
     expect(stored).toHaveLength(1);
     expect(stored[0]!.metadata).toMatchObject({ at: clock.now().toISOString(), actor, schemaVersion: 1 });
+  });
+
+  it('loads every event through the decider\'s upcast step, and refuses a type it does not know (nothing appended)', async () => {
+    const s = stream();
+    await increment(s, 2);
+    await store.append(s, [{ eventId: randomUUID(), type: 'Doubled', data: {}, metadata: { at: clock.now().toISOString(), actor, schemaVersion: 2 } }], 0);
+    const fresh = new CommandPath(store, kv, clock); // nothing cached: loads from the store
+    await expect(fresh.run({ stream: s, decider: counter, actor, context: () => ({ max: 100 }), command: () => ({ by: 1 }) })).rejects.toThrow(
+      /holds an event of type Doubled, which this version of twostep does not know \(revision 1\)/,
+    );
+    expect(await store.readStream(s)).toHaveLength(2);
   });
 
   it('appends nothing when the decision is empty', async () => {

@@ -62,7 +62,10 @@ export class CommandPath {
     let { state, revision } = cached;
     const newer = await this.store.readStream(stream, { fromRevision: revision + 1 });
     for (const stored of newer) {
-      state = decider.evolve(state, { type: stored.type, data: stored.data } as unknown as E);
+      const event = decider.upcast(stored);
+      // A type this version does not know may change what it would decide: refuse rather than guess.
+      if (!event) throw new Error(`${stream} holds an event of type ${stored.type}, which this version of twostep does not know (revision ${stored.revision})`);
+      state = decider.evolve(state, event);
       revision = stored.revision;
     }
     let snapshotRevision = cached.snapshotRevision;

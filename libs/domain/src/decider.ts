@@ -1,22 +1,27 @@
 import { decideAccount, evolveAccount, initialAccountState, type AccountCommand, type AccountState, type DecisionContext } from './account';
 import type { AccountEvent } from './events';
 import { decidePolicy, evolvePolicy, initialPolicy, type Policy, type PolicyCommand, type PolicyEvent } from './policy';
+import { upcastAccountEvent, upcastPolicyEvent, type StoredShape } from './upcast';
 
 /** A decider in the emmett sense: everything a command path needs to run an aggregate. */
 export interface Decider<Command, State, Event, Context> {
   decide(command: Command, state: State, context: Context): Event[];
   evolve(state: State, event: Event): State;
   initialState(): State;
+  /** A stored event in the shape `evolve` takes (older payloads upgraded), or null for a type this decider does not know. */
+  upcast(stored: StoredShape): Event | null;
 }
 
 export const accountDecider: Decider<AccountCommand, AccountState, AccountEvent, DecisionContext> = {
   decide: decideAccount,
   evolve: evolveAccount,
   initialState: initialAccountState,
+  upcast: upcastAccountEvent,
 };
 
 export const policyDecider: Decider<PolicyCommand, Policy, PolicyEvent, unknown> = {
   decide: (command, state) => decidePolicy(command, state),
   evolve: evolvePolicy,
   initialState: initialPolicy,
+  upcast: upcastPolicyEvent,
 };

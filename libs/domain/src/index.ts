@@ -5,3 +5,4 @@ export * from './policy';
 export * from './account';
 export * from './constant-time';
 export * from './decider';
+export * from './upcast';

@@ -14,6 +14,7 @@ import {
   type PolicyEvent,
 } from './policy';
 import { policyDecider } from './decider';
+import { upcastAccountEvent, upcastEvent, upcastPolicyEvent } from './upcast';
 
 const update = (changes: PolicyChanges, current: Policy = initialPolicy()) =>
   decidePolicy({ type: 'UpdatePolicy', tenantId: 'store-1', changes }, current);
@@ -129,7 +130,8 @@ describe('PolicyUpdated written before a setting existed (upcast on fold)', () =
     type: 'PolicyUpdated',
     data: { tenantId: 'store-1', policy: olderPolicy, changed: ['codeTtlMinutes', 'lockoutMinutes'] },
   } as unknown as PolicyEvent;
-  const fold = (events: PolicyEvent[]): Policy => events.reduce(policyDecider.evolve, policyDecider.initialState());
+  /** As every reader folds a stored stream: the one upcast step, then evolve. */
+  const fold = (events: PolicyEvent[]): Policy => events.reduce((state, event) => policyDecider.evolve(state, policyDecider.upcast(event)!), policyDecider.initialState());
 
   it('a tenant whose log has only the old event folds to the default for the missing setting, and keeps the rest', () => {
     expect(Object.keys(oldEvent.data.policy)).not.toContain('resendCooldownSeconds');
@@ -139,7 +141,7 @@ describe('PolicyUpdated written before a setting existed (upcast on fold)', () =
   });
 
   it('the default is taken even when the state folded so far holds another value (the old event carried the whole policy of its time)', () => {
-    expect(evolvePolicy({ ...DEFAULT_POLICY, resendCooldownSeconds: 90 }, oldEvent).resendCooldownSeconds).toBe(DEFAULT_POLICY.resendCooldownSeconds);
+    expect(evolvePolicy({ ...DEFAULT_POLICY, resendCooldownSeconds: 90 }, upcastPolicyEvent(oldEvent)!).resendCooldownSeconds).toBe(DEFAULT_POLICY.resendCooldownSeconds);
   });
 
   it('a later update decides over the upcast state and writes the full current policy', () => {
@@ -179,6 +181,28 @@ describe('displayName: the name customers know the tenant by', () => {
   it('a tenant whose log predates the setting folds to null (the default)', () => {
     const { displayName: _missing, ...older } = { ...DEFAULT_POLICY, codeTtlMinutes: 20 };
     const old = { type: 'PolicyUpdated', data: { tenantId: 'store-1', policy: older, changed: ['codeTtlMinutes'] } } as unknown as PolicyEvent;
-    expect(policyDecider.evolve(policyDecider.initialState(), old)).toEqual({ ...DEFAULT_POLICY, codeTtlMinutes: 20, displayName: null });
+    expect(policyDecider.evolve(policyDecider.initialState(), policyDecider.upcast(old)!)).toEqual({ ...DEFAULT_POLICY, codeTtlMinutes: 20, displayName: null });
+  });
+});
+
+describe('the one upcast step (upcastAccountEvent, upcastPolicyEvent, upcastEvent)', () => {
+  it('gives account events as stored, and null for a type this version does not know', () => {
+    const stored = { type: 'AccountUnlocked', data: { operatorId: 'op-1' } };
+    expect(upcastAccountEvent(stored)).toEqual(stored);
+    expect(upcastAccountEvent({ type: 'PasskeyRegistered', data: {} })).toBeNull();
+    expect(upcastAccountEvent({ type: 'PolicyUpdated', data: {} })).toBeNull();
+  });
+
+  it('upgrades an old PolicyUpdated to the current policy shape, and refuses what is not one', () => {
+    const old = { type: 'PolicyUpdated', data: { tenantId: 't', policy: { codeTtlMinutes: 5 }, changed: ['codeTtlMinutes', 42] } };
+    expect(upcastPolicyEvent(old)).toEqual({ type: 'PolicyUpdated', data: { tenantId: 't', policy: { ...DEFAULT_POLICY, codeTtlMinutes: 5 }, changed: ['codeTtlMinutes'] } });
+    expect(upcastPolicyEvent({ type: 'PolicyUpdated', data: null })).toBeNull();
+    expect(upcastPolicyEvent({ type: 'AccountUnlocked', data: {} })).toBeNull();
+  });
+
+  it('upcastEvent takes either kind', () => {
+    expect(upcastEvent({ type: 'PolicyUpdated', data: { tenantId: 't', policy: {}, changed: [] } })?.type).toBe('PolicyUpdated');
+    expect(upcastEvent({ type: 'TwoFactorDisabled', data: { by: 'customer', passwordConfirmed: true } })?.type).toBe('TwoFactorDisabled');
+    expect(upcastEvent({ type: 'Unknown', data: {} })).toBeNull();
   });
 });

@@ -105,9 +105,9 @@ export function upcastPolicy(stored: Partial<Policy> | undefined): Policy {
   return policy;
 }
 
-/** Every reader (api policy reader, read-model `foldPolicy`, cli) folds through here, so all get the upcast. */
+/** Takes an upcast event (`upcastPolicyEvent`): the event carries the whole policy of its time. */
 export function evolvePolicy(_current: Policy, event: PolicyEvent): Policy {
-  return upcastPolicy(event.data.policy);
+  return { ...event.data.policy };
 }
 
 export const initialPolicy = (): Policy => ({ ...DEFAULT_POLICY });

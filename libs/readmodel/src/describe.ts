@@ -1,4 +1,4 @@
-import type { AccountEvent, RevokedBy } from '@twostep/domain';
+import { upcastEvent, type AccountEvent, type RevokedBy } from '@twostep/domain';
 import type { StoredEvent } from '@twostep/eventstore';
 
 const NOTIFICATION_TEXT: Record<string, string> = {
@@ -51,7 +51,8 @@ function revokedBy(by: RevokedBy, operatorId: string | undefined): string {
 
 /** One event as a plain sentence for people (event log, `twostep explain`). */
 export function describeEvent(event: StoredEvent): string {
-  const e = { type: event.type, data: event.data } as AccountEvent | { type: 'PolicyUpdated'; data: { changed: string[] } };
+  const e = upcastEvent(event);
+  if (!e) return event.type;
   switch (e.type) {
     case 'TotpSetupStarted':
       return 'Authenticator app setup started';

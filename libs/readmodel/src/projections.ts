@@ -1,4 +1,4 @@
-import { evolvePolicy, initialPolicy, MAX_TRUSTED_DEVICES, parseStream, POLICY_CATEGORY, type AccountEvent, type Policy, type PolicyEvent } from '@twostep/domain';
+import { evolvePolicy, initialPolicy, MAX_TRUSTED_DEVICES, parseStream, POLICY_CATEGORY, upcastAccountEvent, upcastPolicyEvent, type Policy, type PolicyEvent } from '@twostep/domain';
 import type { StoredEvent } from '@twostep/eventstore';
 import { describeEvent } from './describe';
 import type { EventLogEntry, StatusView, TrustedDeviceView } from './views';
@@ -34,7 +34,8 @@ export function projectStatus(view: StatusView | null, stored: StoredEvent): Sta
   if (stored.revision <= current.revision) return current;
   const at = stored.metadata.at;
   const next: StatusView = { ...current, revision: stored.revision, updatedAt: at };
-  const event = { type: stored.type, data: stored.data } as AccountEvent;
+  const event = upcastAccountEvent(stored);
+  if (!event) return next;
   const disabled = (): StatusView => ({
     ...next,
     status: 'Disabled',
@@ -130,13 +131,13 @@ export function presentStatus(view: StatusView, now: Date, policy: Pick<Policy, 
   };
 }
 
+const evolveUpcast = (policy: Policy, event: PolicyEvent | null): Policy => (event ? evolvePolicy(policy, event) : policy);
+
 /** A tenant's policy folded from its policy stream's events (defaults when there are none). */
 export function foldPolicy(events: readonly StoredEvent[]): Policy {
   return events.reduce(
     (policy, stored) =>
-      stored.type === 'PolicyUpdated' && stored.stream.startsWith(`${POLICY_CATEGORY}-`)
-        ? evolvePolicy(policy, { type: stored.type, data: stored.data } as PolicyEvent)
-        : policy,
+      stored.stream.startsWith(`${POLICY_CATEGORY}-`) ? evolveUpcast(policy, upcastPolicyEvent(stored)) : policy,
     initialPolicy(),
   );
 }
