@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod/v4';
+import { DEFAULT_POLICY, POLICY_BOUNDS, POLICY_DESCRIPTIONS } from '@twostep/domain';
 import { ERROR_STATUS } from '../../apps/api/src/http/contract';
 import { OPERATIONS } from '../../apps/api/src/operations';
 import { contractViolation, operationFor } from '../support/contract-check';
@@ -56,6 +57,11 @@ describe('the OpenAPI contract', () => {
     const body = document.paths['/v1/tenants/{tenantId}/policy']!.put!.requestBody.content['application/json'].schema;
     expect(body.properties.codeTtlMinutes).toMatchObject({ minimum: 1, maximum: 360 });
     expect(body.properties.resendCooldownSeconds).toMatchObject({ minimum: 0, maximum: 3600 });
+    // Built from the domain's tables: every setting, each bounded one with its bounds and its description.
+    expect(Object.keys(body.properties)).toEqual(Object.keys(DEFAULT_POLICY));
+    for (const [field, [minimum, maximum]] of Object.entries(POLICY_BOUNDS)) {
+      expect(body.properties[field]).toMatchObject({ type: 'integer', minimum, maximum, description: POLICY_DESCRIPTIONS[field as keyof typeof POLICY_BOUNDS] });
+    }
     expect(document.components.securitySchemes).toEqual({ apiKey: { type: 'http', scheme: 'bearer', description: expect.any(String) } });
   });
 

@@ -40,6 +40,17 @@ export const POLICY_BOUNDS: Readonly<Record<Exclude<keyof Policy, 'emailOtpRequi
     resendCooldownSeconds: [0, 3600],
   });
 
+/** What each setting means, once: the HTTP body and the contract are built from this and POLICY_BOUNDS. */
+export const POLICY_DESCRIPTIONS: Readonly<Record<keyof Policy, string>> = Object.freeze({
+  emailOtpRequired: 'accounts without an authenticator app get email codes at login',
+  codeTtlMinutes: 'minutes an email code stays valid',
+  trustedDeviceDays: 'days a remembered device skips the second step',
+  maxFailedAttempts: 'wrong answers before the account locks',
+  lockoutMinutes: 'minutes a lock lasts',
+  resendCooldownSeconds: 'seconds before another email code may be sent',
+  displayName: 'the name customers know the store by: the authenticator app lists it and emails are signed with it; null for the default',
+});
+
 export type PolicyChanges = Partial<Policy>;
 
 export type PolicyEvent = {

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Inject, Param, Put } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { z } from 'zod/v4';
-import { DISPLAY_NAME_MAX, POLICY_BOUNDS, policyDecider, policyStream, type PolicyChanges } from '@twostep/domain';
+import { DISPLAY_NAME_MAX, POLICY_BOUNDS, POLICY_DESCRIPTIONS, policyDecider, policyStream, type PolicyChanges } from '@twostep/domain';
 import type { Runtime } from '@twostep/app';
 import { Roles } from '../../http/auth.guard';
 import { Metrics } from '../../http/observability';
@@ -12,23 +12,23 @@ import { ZodBody } from '../../http/validation';
 import { RUNTIME } from '../../tokens';
 
 /**
- * Types here; ranges are the domain's rule (`validatePolicyChanges`, 400 invalid_policy naming the
- * field), so every entry point shares them. The bounds shown in the contract come from the same table.
+ * Built from the domain's tables: every bounded setting of POLICY_BOUNDS is a whole number, the
+ * rest are named here by kind; descriptions from POLICY_DESCRIPTIONS. Types are checked here;
+ * ranges are the domain's rule (`validatePolicyChanges`, 400 invalid_policy naming the field), so
+ * every entry point shares them, and the contract shows the same bounds. A new whole-number
+ * setting needs no change in this file.
  */
-const setting = (field: keyof typeof POLICY_BOUNDS, description: string) =>
-  z.number().int().meta({ minimum: POLICY_BOUNDS[field][0], maximum: POLICY_BOUNDS[field][1], description });
+type Bounded = keyof typeof POLICY_BOUNDS;
+const bounded = Object.fromEntries(
+  (Object.keys(POLICY_BOUNDS) as Bounded[]).map((field) => [
+    field,
+    z.number().int().meta({ minimum: POLICY_BOUNDS[field][0], maximum: POLICY_BOUNDS[field][1], description: POLICY_DESCRIPTIONS[field] }),
+  ]),
+) as Record<Bounded, z.ZodNumber>;
 const SETTINGS = {
-  emailOtpRequired: z.boolean().describe('accounts without an authenticator app get email codes at login'),
-  codeTtlMinutes: setting('codeTtlMinutes', 'minutes an email code stays valid'),
-  trustedDeviceDays: setting('trustedDeviceDays', 'days a remembered device skips the second step'),
-  maxFailedAttempts: setting('maxFailedAttempts', 'wrong answers before the account locks'),
-  lockoutMinutes: setting('lockoutMinutes', 'minutes a lock lasts'),
-  resendCooldownSeconds: setting('resendCooldownSeconds', 'seconds before another email code may be sent'),
-  displayName: z
-    .string()
-    .meta({ minLength: 1, maxLength: DISPLAY_NAME_MAX })
-    .nullable()
-    .describe('the name customers know the store by: the authenticator app lists it and emails are signed with it; null for the default'),
+  emailOtpRequired: z.boolean().describe(POLICY_DESCRIPTIONS.emailOtpRequired),
+  ...bounded,
+  displayName: z.string().meta({ minLength: 1, maxLength: DISPLAY_NAME_MAX }).nullable().describe(POLICY_DESCRIPTIONS.displayName),
 };
 const PolicyBody = z.object(SETTINGS).partial().strict();
 const PolicyView = z.object({ tenantId: z.string(), ...SETTINGS }).strict();
