@@ -34,5 +34,7 @@ export default [
     },
   },
   { files: ['libs/**/*.ts'], ignores: ['libs/domain/**'], rules: restrict([noApps]) },
-  ...APPS.map((app) => ({ files: [`apps/${app}/**/*.ts`], rules: restrict([noOtherApp(app)]) })),
+  ...APPS.map((app) => ({ files: [`apps/${app}/**/*.ts`], ignores: ['apps/api/src/use-cases/*/**'], rules: restrict([noOtherApp(app)]) })),
+  // A use case is one folder: it may use the api's shared parts (../../http, ../../accounts), never another use case.
+  { files: ['apps/api/src/use-cases/*/**/*.ts'], rules: restrict([noOtherApp('api'), { regex: '^\\.\\./(?!\\.\\.)', message: 'a use case never imports another use case: move what they share to apps/api/src/http or accounts' }]) },
 ];

@@ -76,4 +76,12 @@ describe('module boundaries (eslint no-restricted-imports)', () => {
     // Inside one app, its own folders are fine.
     expect(await eslint(['--stdin', '--stdin-filename', 'apps/api/src/use-cases/probe.ts'], "import { Metrics } from '../http/observability';\nexport const probe = Metrics;\n")).toEqual({ code: 0, messages: [] });
   }, 60_000);
+
+  it('keep each use case in its own folder: no use case imports another, the shared parts are fine', async () => {
+    const probe = "import { operatorId } from '../reseller-disable/reseller-disable';\nimport { Roles } from '../../http/auth.guard';\nexport const probe = [operatorId, Roles];\n";
+    const run = await eslint(['--stdin', '--stdin-filename', 'apps/api/src/use-cases/unlock-account/probe.ts'], probe);
+    expect(run.messages.map((m) => m.message)).toEqual([expect.stringContaining('a use case never imports another use case')]);
+    const other = await eslint(['--stdin', '--stdin-filename', 'apps/api/src/use-cases/unlock-account/probe.ts'], "import { startWeb } from '../../../../web/src/web';\nexport const probe = startWeb;\n");
+    expect(other.messages.map((m) => m.message)).toEqual([expect.stringContaining('an app never imports another app')]);
+  }, 60_000);
 });

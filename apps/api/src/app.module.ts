@@ -9,7 +9,7 @@ import { ReadModels } from './accounts/read-models';
 import { ApiKeyGuard } from './http/auth.guard';
 import { ErrorFilter } from './http/error.filter';
 import { Metrics, ObservabilityController } from './http/observability';
-import { LOGGER, RUNTIME } from './tokens';
+import { LOGGER, RUNTIME_PORTS } from './tokens';
 import { AccountHistoryController } from './use-cases/account-history/account-history';
 import { AuditEventsController } from './use-cases/audit-events/audit-events';
 import { ConfirmTotpController, ConfirmTotpHandler } from './use-cases/confirm-totp/confirm-totp';
@@ -56,7 +56,7 @@ export class ApiModule {
         ObservabilityController,
       ],
       providers: [
-        { provide: RUNTIME, useValue: runtime },
+        ...RUNTIME_PORTS.map(({ token, field }) => ({ provide: token, useValue: runtime[field] })),
         { provide: LOGGER, useValue: logger },
         AccountRunner,
         ReadModels,

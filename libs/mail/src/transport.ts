@@ -27,7 +27,6 @@ export interface MailTransport {
   close(): Promise<void>;
 }
 
-export const MAIL_TRANSPORT = Symbol('MAIL_TRANSPORT');
 
 /** Timeouts so a stalled server fails the attempt instead of holding the consumer forever. URL query values win. */
 const SMTP_DEFAULTS: Record<string, string> = {

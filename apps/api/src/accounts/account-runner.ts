@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { accountDecider, accountStream, type AccountCommand, type AccountEvent, type AccountState, type DecisionContext } from '@twostep/domain';
 import type { Actor } from '@twostep/eventstore';
-import type { RunResult, Runtime } from '@twostep/app';
+import type { RunResult } from '@twostep/app';
 import type { Logger } from 'pino';
 import { Metrics } from '../http/observability';
-import { LOGGER, RUNTIME } from '../tokens';
+import { COMMAND_PATH, LOGGER, POLICY_READER, type CommandPath, type PolicyReader } from '../tokens';
 
 export interface AccountRef {
   tenantId: string;
@@ -20,7 +20,7 @@ export class AccountRunner {
   private readonly security: Logger;
 
   constructor(
-    @Inject(RUNTIME) private readonly runtime: Runtime,
+    @Inject(COMMAND_PATH) private readonly commandPath: CommandPath, @Inject(POLICY_READER) private readonly policies: PolicyReader,
     private readonly metrics: Metrics,
     @Inject(LOGGER) logger: Logger,
   ) {
@@ -35,7 +35,7 @@ export class AccountRunner {
   ): Promise<RunResult<AccountState, AccountEvent>> {
     let last: { command: AccountCommand; state: AccountState } | null = null;
     try {
-      const result = await this.runtime.commandPath.run({
+      const result = await this.commandPath.run({
         stream: accountStream(account.tenantId, account.userId),
         decider: accountDecider,
         command: async (state, now, context) => {
@@ -43,7 +43,7 @@ export class AccountRunner {
           last = { command: built, state };
           return built;
         },
-        context: async (now) => ({ now, policy: await this.runtime.policies.get(account.tenantId) }),
+        context: async (now) => ({ now, policy: await this.policies.get(account.tenantId) }),
         actor,
       });
       this.metrics.twoFactor.decided(result.events);
@@ -76,6 +76,6 @@ export class AccountRunner {
   }
 
   async state(account: AccountRef): Promise<AccountState> {
-    return (await this.runtime.commandPath.load(accountStream(account.tenantId, account.userId), accountDecider)).state;
+    return (await this.commandPath.load(accountStream(account.tenantId, account.userId), accountDecider)).state;
   }
 }

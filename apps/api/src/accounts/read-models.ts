@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Runtime } from '@twostep/app';
 import { STATUS_PROJECTION } from '@twostep/readmodel';
-import { RUNTIME } from '../tokens';
+import { EVENT_STORE, READ_MODEL_STORE, type EventStore, type ReadModelStore } from '../tokens';
 
 /** How long a query waits for the projector to catch up with the latest append. */
 const FRESHNESS_TIMEOUT_MS = 2000;
@@ -12,14 +11,14 @@ const FRESHNESS_TIMEOUT_MS = 2000;
  */
 @Injectable()
 export class ReadModels {
-  constructor(@Inject(RUNTIME) private readonly runtime: Runtime) {}
+  constructor(@Inject(EVENT_STORE) private readonly eventStore: EventStore, @Inject(READ_MODEL_STORE) private readonly readModels: ReadModelStore) {}
 
   async fresh() {
-    const head = await this.runtime.eventStore.headPosition();
+    const head = await this.eventStore.headPosition();
     const deadline = Date.now() + FRESHNESS_TIMEOUT_MS;
-    while ((await this.runtime.readModels.checkpoint(STATUS_PROJECTION)) < head && Date.now() < deadline) {
+    while ((await this.readModels.checkpoint(STATUS_PROJECTION)) < head && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    return this.runtime.readModels;
+    return this.readModels;
   }
 }

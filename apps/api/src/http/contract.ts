@@ -80,6 +80,19 @@ const PATH_PARAMS: Record<string, z.ZodType> = {
 
 export const isoTime = z.iso.datetime({ offset: true });
 
+/** A remembered device: never its token nor the token's hash. listTrustedDevices answers the same shape. */
+export const TrustedDevice = z
+  .object({
+    deviceId: z.string(),
+    label: z.string().nullable().describe('what the caller named the device at verify (`deviceLabel`); null when it named none'),
+    createdAt: isoTime.nullable().describe('when it was remembered; null only for a device remembered before twostep recorded this (rebuild the read models to fill it)'),
+    expiresAt: isoTime,
+  })
+  .strict();
+
+/** Who an operator or admin says they are (reseller-disable, unlock, revoke a device). */
+export const operatorId = z.string().regex(ID_PATTERN, 'must be 1-64 characters of letters, digits and _@.+-');
+
 export const ErrorBody = z
   .object({
     error: z.string().describe('Stable code: switch on this, never on the message'),

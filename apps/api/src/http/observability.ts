@@ -5,10 +5,9 @@ import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Runtime } from '@twostep/app';
 import { STATUS_PROJECTION } from '@twostep/readmodel';
 import { TwoFactorMetrics } from '../accounts/two-factor-metrics';
-import { RUNTIME } from '../tokens';
+import { ADAPTERS, EVENT_STORE, READ_MODEL_STORE, type Adapters, type EventStore, type ReadModelStore } from '../tokens';
 import type { AuthedRequest } from './auth.guard';
 
 /** One Prometheus registry per process (tests create several apps; default metrics once each). */
@@ -100,7 +99,7 @@ export class ObservabilityController {
     private readonly health: HealthCheckService,
     private readonly indicator: HealthIndicatorService,
     private readonly metrics: Metrics,
-    @Inject(RUNTIME) private readonly runtime: Runtime,
+    @Inject(ADAPTERS) private readonly adapters: Adapters, @Inject(EVENT_STORE) private readonly eventStore: EventStore, @Inject(READ_MODEL_STORE) private readonly readModels: ReadModelStore,
   ) {}
 
   @Get('health/live')
@@ -115,17 +114,17 @@ export class ObservabilityController {
       async () => {
         const check = this.indicator.check('eventStore');
         try {
-          return check.up({ adapter: this.runtime.adapters.eventStore, head: await this.runtime.eventStore.headPosition() });
+          return check.up({ adapter: this.adapters.eventStore, head: await this.eventStore.headPosition() });
         } catch (error) {
-          return check.down({ adapter: this.runtime.adapters.eventStore, message: (error as Error).message });
+          return check.down({ adapter: this.adapters.eventStore, message: (error as Error).message });
         }
       },
       async () => {
         const check = this.indicator.check('readModels');
         try {
-          return check.up({ adapter: this.runtime.adapters.readModels, checkpoint: await this.runtime.readModels.checkpoint(STATUS_PROJECTION) });
+          return check.up({ adapter: this.adapters.readModels, checkpoint: await this.readModels.checkpoint(STATUS_PROJECTION) });
         } catch (error) {
-          return check.down({ adapter: this.runtime.adapters.readModels, message: (error as Error).message });
+          return check.down({ adapter: this.adapters.readModels, message: (error as Error).message });
         }
       },
     ]);

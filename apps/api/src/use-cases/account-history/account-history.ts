@@ -1,13 +1,12 @@
 import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
 import { z } from 'zod/v4';
 import { accountStream } from '@twostep/domain';
-import type { Runtime } from '@twostep/app';
 import type { AccountRef } from '../../accounts/account-runner';
 import { ReadModels } from '../../accounts/read-models';
 import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE } from '../../http/current-principal';
 import { ZodBody } from '../../http/validation';
-import { RUNTIME } from '../../tokens';
+import { EVENT_STORE, type EventStore } from '../../tokens';
 import { Actor, isoTime, StoredEventBody, type Operation } from '../../http/contract';
 
 export const PageQuery = z
@@ -59,7 +58,7 @@ export const accountEventsOperation: Operation = {
 
 @Controller(ACCOUNT_ROUTE)
 export class AccountHistoryController {
-  constructor(private readonly readModels: ReadModels, @Inject(RUNTIME) private readonly runtime: Runtime) {}
+  constructor(private readonly readModels: ReadModels, @Inject(EVENT_STORE) private readonly eventStore: EventStore) {}
 
   @Get('event-log')
   @Roles(...accountEventLogOperation.roles)
@@ -72,7 +71,7 @@ export class AccountHistoryController {
   @Get('events')
   @Roles(...accountEventsOperation.roles)
   async events(@Param() { tenantId, userId }: AccountRef, @Query(new ZodBody(PageQuery)) page: Page) {
-    const all = await this.runtime.eventStore.readStream(accountStream(tenantId, userId), { fromRevision: (page.after ?? -1) + 1 });
+    const all = await this.eventStore.readStream(accountStream(tenantId, userId), { fromRevision: (page.after ?? -1) + 1 });
     const events = all.slice(0, page.limit);
     return { events, next: all.length > page.limit ? events[events.length - 1]!.revision : null };
   }

@@ -1,13 +1,12 @@
 import { Controller, Get, Inject, Query, Req } from '@nestjs/common';
 import { z } from 'zod/v4';
-import type { Runtime } from '@twostep/app';
 import { parseStream } from '@twostep/domain';
 import { anchorOf, formatAnchor, type StoredEvent } from '@twostep/eventstore';
 import { Roles, type AuthedRequest } from '../../http/auth.guard';
 import { ApiError } from '../../http/errors';
 import { canReachTenant, type Principal } from '../../http/principal';
 import { ZodBody } from '../../http/validation';
-import { RUNTIME } from '../../tokens';
+import { EVENT_STORE, type EventStore } from '../../tokens';
 import { isoTime, StoredEventBody, type Operation } from '../../http/contract';
 
 const AllEventsQuery = z
@@ -51,12 +50,12 @@ export const anchorOperation: Operation = {
 
 @Controller('v1/events')
 export class AuditEventsController {
-  constructor(@Inject(RUNTIME) private readonly runtime: Runtime) {}
+  constructor(@Inject(EVENT_STORE) private readonly eventStore: EventStore) {}
 
   @Get()
   @Roles(...allEventsOperation.roles)
   async all(@Query(new ZodBody(AllEventsQuery)) query: z.infer<typeof AllEventsQuery>, @Req() request: AuthedRequest) {
-    return readVisiblePage(this.runtime, request.principal, query.after, query.limit);
+    return readVisiblePage(this.eventStore, request.principal, query.after, query.limit);
   }
 
   @Get('anchor')
@@ -65,9 +64,9 @@ export class AuditEventsController {
     if (!request.principal.tenants.includes('*')) {
       throw new ApiError(403, 'forbidden_tenant', "An anchor covers every tenant's events: it needs a key for all tenants (*).");
     }
-    const result = await anchorOf(this.runtime.eventStore, query.count);
+    const result = await anchorOf(this.eventStore, query.count);
     if (!result) {
-      const head = await anchorOf(this.runtime.eventStore);
+      const head = await anchorOf(this.eventStore);
       throw new ApiError(409, 'log_shorter_than_anchor', `The log holds ${head!.anchor.count} events, fewer than ${query.count}.`, { count: head!.anchor.count });
     }
     const { anchor, last } = result;
@@ -83,7 +82,7 @@ const SCAN_PAGES = 10;
  * streams; the cursor still moves over everything scanned, so a page may hold fewer than `limit`
  * events (even none) with a `next` to follow. `next` is null only at the end of the log.
  */
-async function readVisiblePage(runtime: Runtime, principal: Principal, after: number, limit: number) {
+async function readVisiblePage(eventStore: EventStore, principal: Principal, after: number, limit: number) {
   const visible = (event: StoredEvent) => {
     if (principal.tenants.includes('*')) return true;
     const parsed = parseStream(event.stream);
@@ -93,7 +92,7 @@ async function readVisiblePage(runtime: Runtime, principal: Principal, after: nu
   let cursor = after;
   for (let page = 0; page < SCAN_PAGES && events.length < limit; page++) {
     const want = limit - events.length;
-    const scanned = await runtime.eventStore.readAll({ after: cursor, limit: want });
+    const scanned = await eventStore.readAll({ after: cursor, limit: want });
     events.push(...scanned.filter(visible));
     if (scanned.length < want) return { events, next: null }; // the end of the log
     cursor = scanned[scanned.length - 1]!.position;

@@ -2,14 +2,13 @@ import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common'
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { z } from 'zod/v4';
 import { matchTotpStep } from '@twostep/crypto';
-import type { Runtime } from '@twostep/app';
 import { AccountRunner, accountScope, type AccountRef } from '../../accounts/account-runner';
 import { newRecoveryCodes } from '../../accounts/recovery-codes';
 import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
 import { sixDigitCode, ZodBody } from '../../http/validation';
-import { RUNTIME } from '../../tokens';
+import { SECRETS, type Secrets } from '../../tokens';
 import { type Operation } from '../../http/contract';
 
 const ConfirmBody = z.object({ code: sixDigitCode }).strict();
@@ -21,10 +20,10 @@ export class ConfirmTotpCommand {
 /** Confirms setup with a code from the app; 2FA turns on and 10 recovery codes are shown once. */
 @CommandHandler(ConfirmTotpCommand)
 export class ConfirmTotpHandler implements ICommandHandler<ConfirmTotpCommand> {
-  constructor(private readonly accounts: AccountRunner, @Inject(RUNTIME) private readonly runtime: Runtime) {}
+  constructor(private readonly accounts: AccountRunner, @Inject(SECRETS) private readonly secrets: Secrets) {}
 
   async execute({ account, principal, code }: ConfirmTotpCommand) {
-    const { secretBox, hasher } = this.runtime.secrets;
+    const { secretBox, hasher } = this.secrets;
     const recovery = newRecoveryCodes(hasher, account);
     await this.accounts.run(account, actorOf(principal), (state, now) => ({
       type: 'ConfirmTotpSetup',

@@ -1,24 +1,13 @@
 import { Controller, Get, Inject, Param } from '@nestjs/common';
-import type { Runtime } from '@twostep/app';
 import { emptyStatus, presentStatus } from '@twostep/readmodel';
 import type { AccountRef } from '../../accounts/account-runner';
 import { ReadModels } from '../../accounts/read-models';
 import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import type { Principal } from '../../http/principal';
-import { RUNTIME } from '../../tokens';
+import { CLOCK, POLICY_READER, type Clock, type PolicyReader } from '../../tokens';
 import { z } from 'zod/v4';
-import { isoTime, type Operation } from '../../http/contract';
-
-/** A remembered device: never its token nor the token's hash. listTrustedDevices answers the same shape. */
-export const TrustedDevice = z
-  .object({
-    deviceId: z.string(),
-    label: z.string().nullable().describe('what the caller named the device at verify (`deviceLabel`); null when it named none'),
-    createdAt: isoTime.nullable().describe('when it was remembered; null only for a device remembered before twostep recorded this (rebuild the read models to fill it)'),
-    expiresAt: isoTime,
-  })
-  .strict();
+import { isoTime, TrustedDevice, type Operation } from '../../http/contract';
 
 const FullStatus = z
   .object({
@@ -57,14 +46,14 @@ export const getStatusOperation: Operation = {
 
 @Controller(ACCOUNT_ROUTE)
 export class GetStatusController {
-  constructor(private readonly readModels: ReadModels, @Inject(RUNTIME) private readonly runtime: Runtime) {}
+  constructor(private readonly readModels: ReadModels, @Inject(CLOCK) private readonly clock: Clock, @Inject(POLICY_READER) private readonly policies: PolicyReader) {}
 
   @Get('two-factor')
   @Roles(...getStatusOperation.roles)
   async status(@Param() { tenantId, userId }: AccountRef, @CurrentPrincipal() principal: Principal) {
     const store = await this.readModels.fresh();
-    const policy = await this.runtime.policies.get(tenantId);
-    const view = presentStatus((await store.status(tenantId, userId)) ?? emptyStatus(tenantId, userId), this.runtime.clock.now(), policy);
+    const policy = await this.policies.get(tenantId);
+    const view = presentStatus((await store.status(tenantId, userId)) ?? emptyStatus(tenantId, userId), this.clock.now(), policy);
     const { revision: _revision, ...status } = view;
     if (principal.role === 'operator') {
       return { tenantId, userId, status: status.status, lockedUntil: status.lockedUntil };

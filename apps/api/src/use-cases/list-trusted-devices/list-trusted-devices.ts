@@ -1,14 +1,12 @@
 import { Controller, Get, Inject, Param } from '@nestjs/common';
 import { z } from 'zod/v4';
-import type { Runtime } from '@twostep/app';
 import { emptyStatus, presentStatus } from '@twostep/readmodel';
 import type { AccountRef } from '../../accounts/account-runner';
 import { ReadModels } from '../../accounts/read-models';
 import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE } from '../../http/current-principal';
-import { RUNTIME } from '../../tokens';
-import { type Operation } from '../../http/contract';
-import { TrustedDevice } from '../get-status/get-status';
+import { CLOCK, POLICY_READER, type Clock, type PolicyReader } from '../../tokens';
+import { TrustedDevice, type Operation } from '../../http/contract';
 
 export const listTrustedDevicesOperation: Operation = {
   operationId: 'listTrustedDevices',
@@ -31,14 +29,14 @@ export const listTrustedDevicesOperation: Operation = {
 /** A query on the status view (read model), presented at this moment: expired devices are left out. */
 @Controller(ACCOUNT_ROUTE)
 export class ListTrustedDevicesController {
-  constructor(private readonly readModels: ReadModels, @Inject(RUNTIME) private readonly runtime: Runtime) {}
+  constructor(private readonly readModels: ReadModels, @Inject(CLOCK) private readonly clock: Clock, @Inject(POLICY_READER) private readonly policies: PolicyReader) {}
 
   @Get('trusted-devices')
   @Roles(...listTrustedDevicesOperation.roles)
   async list(@Param() { tenantId, userId }: AccountRef) {
     const store = await this.readModels.fresh();
-    const policy = await this.runtime.policies.get(tenantId);
-    const view = presentStatus((await store.status(tenantId, userId)) ?? emptyStatus(tenantId, userId), this.runtime.clock.now(), policy);
+    const policy = await this.policies.get(tenantId);
+    const view = presentStatus((await store.status(tenantId, userId)) ?? emptyStatus(tenantId, userId), this.clock.now(), policy);
     return { devices: view.trustedDevices };
   }
 }

@@ -1,14 +1,13 @@
 import { z } from 'zod/v4';
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
-import type { Runtime } from '@twostep/app';
 import { challengeRequirement } from '@twostep/domain';
 import { AccountRunner, type AccountRef } from '../../accounts/account-runner';
 import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
 import { emptyBody, ZodBody } from '../../http/validation';
-import { RUNTIME } from '../../tokens';
+import { POLICY_READER, type PolicyReader } from '../../tokens';
 import { type Operation } from '../../http/contract';
 
 export class RecordPasswordResetCommand {
@@ -19,13 +18,13 @@ export class RecordPasswordResetCommand {
 export class RecordPasswordResetHandler implements ICommandHandler<RecordPasswordResetCommand> {
   constructor(
     private readonly accounts: AccountRunner,
-    @Inject(RUNTIME) private readonly runtime: Runtime,
+    @Inject(POLICY_READER) private readonly policies: PolicyReader,
   ) {}
 
   async execute({ account, principal }: RecordPasswordResetCommand) {
     const result = await this.accounts.run(account, actorOf(principal), () => ({ type: 'RecordPasswordReset' }));
     // Trusted devices are gone: the next login asks for the second step if the account has one.
-    const policy = await this.runtime.policies.get(account.tenantId);
+    const policy = await this.policies.get(account.tenantId);
     return { recorded: true, twoFactorRequiredAtNextLogin: challengeRequirement(result.state, policy, result.now).required };
   }
 }

@@ -1,14 +1,13 @@
 import { z } from 'zod/v4';
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
-import type { Runtime } from '@twostep/app';
 import { AccountRunner, type AccountRef } from '../../accounts/account-runner';
 import { newRecoveryCodes } from '../../accounts/recovery-codes';
 import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
 import { emptyBody, ZodBody } from '../../http/validation';
-import { RUNTIME } from '../../tokens';
+import { SECRETS, type Secrets } from '../../tokens';
 import { type Operation } from '../../http/contract';
 
 export class RegenerateRecoveryCodesCommand {
@@ -17,10 +16,10 @@ export class RegenerateRecoveryCodesCommand {
 
 @CommandHandler(RegenerateRecoveryCodesCommand)
 export class RegenerateRecoveryCodesHandler implements ICommandHandler<RegenerateRecoveryCodesCommand> {
-  constructor(private readonly accounts: AccountRunner, @Inject(RUNTIME) private readonly runtime: Runtime) {}
+  constructor(private readonly accounts: AccountRunner, @Inject(SECRETS) private readonly secrets: Secrets) {}
 
   async execute({ account, principal }: RegenerateRecoveryCodesCommand) {
-    const recovery = newRecoveryCodes(this.runtime.secrets.hasher, account);
+    const recovery = newRecoveryCodes(this.secrets.hasher, account);
     await this.accounts.run(account, actorOf(principal), () => ({ type: 'RegenerateRecoveryCodes', recoveryCodeHashes: recovery.hashes }));
     return { recoveryCodes: recovery.codes };
   }

@@ -2,13 +2,12 @@ import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { z } from 'zod/v4';
 import { AccountRunner, type AccountRef } from '../../accounts/account-runner';
-import { ID_PATTERN, Roles } from '../../http/auth.guard';
+import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
 import { ZodBody } from '../../http/validation';
-import { type Operation } from '../../http/contract';
+import { operatorId, type Operation } from '../../http/contract';
 
-export const operatorId = z.string().regex(ID_PATTERN, 'must be 1-64 characters of letters, digits and _@.+-');
 const ResellerDisableBody = z.object({ operatorId, reason: z.string().min(1).max(500).optional() }).strict();
 
 export class ResellerDisableCommand {

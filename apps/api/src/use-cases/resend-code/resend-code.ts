@@ -1,14 +1,13 @@
 import { z } from 'zod/v4';
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
-import type { Runtime } from '@twostep/app';
 import { AccountRunner, type AccountRef } from '../../accounts/account-runner';
 import { prepareEmailCode } from '../../accounts/email-codes';
 import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
 import { emptyBody, ZodBody } from '../../http/validation';
-import { RUNTIME } from '../../tokens';
+import { SECRETS, type Secrets } from '../../tokens';
 import { isoTime, type Operation } from '../../http/contract';
 
 export class ResendCodeCommand {
@@ -17,10 +16,10 @@ export class ResendCodeCommand {
 
 @CommandHandler(ResendCodeCommand)
 export class ResendCodeHandler implements ICommandHandler<ResendCodeCommand> {
-  constructor(private readonly accounts: AccountRunner, @Inject(RUNTIME) private readonly runtime: Runtime) {}
+  constructor(private readonly accounts: AccountRunner, @Inject(SECRETS) private readonly secrets: Secrets) {}
 
   async execute({ account, principal, challengeId }: ResendCodeCommand) {
-    const { hasher, sealer } = this.runtime.secrets;
+    const { hasher, sealer } = this.secrets;
     const result = await this.accounts.run(account, actorOf(principal), () => ({
       type: 'ResendCode',
       challengeId,

@@ -8,8 +8,7 @@ import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { ApiError } from '../../http/errors';
 import { actorOf, type Principal } from '../../http/principal';
 import { ZodBody } from '../../http/validation';
-import { type Operation } from '../../http/contract';
-import { operatorId } from '../reseller-disable/reseller-disable';
+import { operatorId, type Operation } from '../../http/contract';
 
 /** Operators and admins name themselves, as for unlock and reseller-disable; a portal acts for the customer and sends `{}`. */
 const RevokeBody = z.object({ operatorId: operatorId.optional() }).strict();

@@ -2,13 +2,12 @@ import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common'
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { z } from 'zod/v4';
 import { generateTotpSecret, groupManualKey, maskEmail, qrCodeDataUrl, totpUri } from '@twostep/crypto';
-import type { Runtime } from '@twostep/app';
 import { AccountRunner, accountScope, type AccountRef } from '../../accounts/account-runner';
 import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
 import { ZodBody } from '../../http/validation';
-import { RUNTIME } from '../../tokens';
+import { ENV, POLICY_READER, SECRETS, type Env, type PolicyReader, type Secrets } from '../../tokens';
 import { type Operation } from '../../http/contract';
 
 const SetupBody = z
@@ -29,10 +28,10 @@ export interface TotpSetup {
 /** Starts (or restarts) authenticator setup with a fresh secret; 2FA changes only on confirm. */
 @CommandHandler(SetupTotpCommand)
 export class SetupTotpHandler implements ICommandHandler<SetupTotpCommand, TotpSetup> {
-  constructor(private readonly accounts: AccountRunner, @Inject(RUNTIME) private readonly runtime: Runtime) {}
+  constructor(private readonly accounts: AccountRunner, @Inject(ENV) private readonly env: Env, @Inject(POLICY_READER) private readonly policies: PolicyReader, @Inject(SECRETS) private readonly secrets: Secrets) {}
 
   async execute({ account, principal, email }: SetupTotpCommand): Promise<TotpSetup> {
-    const { secretBox, sealer } = this.runtime.secrets;
+    const { secretBox, sealer } = this.secrets;
     const secret = generateTotpSecret();
     const contact = email ? { recipient: sealer.seal(email), maskedRecipient: maskEmail(email) } : undefined;
     await this.accounts.run(account, actorOf(principal), () => ({
@@ -41,8 +40,8 @@ export class SetupTotpHandler implements ICommandHandler<SetupTotpCommand, TotpS
       ...(contact ? { contact } : {}),
     }));
     // The app lists the entry under the tenant's display name, else "<TWOSTEP_ISSUER> <tenant id>".
-    const { displayName } = await this.runtime.policies.get(account.tenantId);
-    const issuer = displayName ?? `${this.runtime.env.TWOSTEP_ISSUER} ${account.tenantId}`;
+    const { displayName } = await this.policies.get(account.tenantId);
+    const issuer = displayName ?? `${this.env.TWOSTEP_ISSUER} ${account.tenantId}`;
     const otpauthUri = totpUri({ secret, accountName: account.userId, issuer });
     return { otpauthUri, secret, manualKey: groupManualKey(secret), qrCode: await qrCodeDataUrl(otpauthUri) };
   }

@@ -3,7 +3,6 @@ import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { z } from 'zod/v4';
 import { maskEmail, randomId } from '@twostep/crypto';
 import { challengeRequirement } from '@twostep/domain';
-import type { Runtime } from '@twostep/app';
 import { AccountRunner, accountScope, type AccountRef } from '../../accounts/account-runner';
 import { prepareEmailCode } from '../../accounts/email-codes';
 import { Roles } from '../../http/auth.guard';
@@ -11,7 +10,7 @@ import { Metrics } from '../../http/observability';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
 import { ZodBody } from '../../http/validation';
-import { RUNTIME } from '../../tokens';
+import { POLICY_READER, SECRETS, type PolicyReader, type Secrets } from '../../tokens';
 import { isoTime, type Operation } from '../../http/contract';
 
 const StartBody = z
@@ -34,12 +33,12 @@ export type ChallengeStart =
 export class StartChallengeHandler implements ICommandHandler<StartChallengeCommand, ChallengeStart> {
   constructor(
     private readonly accounts: AccountRunner,
-    @Inject(RUNTIME) private readonly runtime: Runtime,
+    @Inject(POLICY_READER) private readonly policies: PolicyReader, @Inject(SECRETS) private readonly secrets: Secrets,
     private readonly metrics: Metrics,
   ) {}
 
   async execute({ account, principal, deviceToken, email }: StartChallengeCommand): Promise<ChallengeStart> {
-    const { hasher, sealer } = this.runtime.secrets;
+    const { hasher, sealer } = this.secrets;
     const challengeId = randomId();
     const deviceTokenHash = deviceToken ? hasher.hash('device-token', accountScope(account), deviceToken) : undefined;
     const contact = email ? { recipient: sealer.seal(email), maskedRecipient: maskEmail(email) } : undefined;
@@ -56,7 +55,7 @@ export class StartChallengeHandler implements ICommandHandler<StartChallengeComm
     });
     const started = result.events.find((event) => event.type === 'ChallengeStarted');
     if (!started) {
-      const policy = await this.runtime.policies.get(account.tenantId);
+      const policy = await this.policies.get(account.tenantId);
       const requirement = challengeRequirement(result.state, policy, result.now, deviceTokenHash);
       const reason = requirement.required ? 'not_enrolled' : requirement.reason;
       this.metrics.twoFactor.skipped(reason);

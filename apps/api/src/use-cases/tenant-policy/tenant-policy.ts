@@ -2,14 +2,13 @@ import { Body, Controller, Get, Inject, Param, Put } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { z } from 'zod/v4';
 import { DISPLAY_NAME_MAX, POLICY_BOUNDS, POLICY_DESCRIPTIONS, policyDecider, policyStream, type PolicyChanges } from '@twostep/domain';
-import type { Runtime } from '@twostep/app';
 import { Roles } from '../../http/auth.guard';
 import { Metrics } from '../../http/observability';
 import { CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
 import { type Operation } from '../../http/contract';
 import { ZodBody } from '../../http/validation';
-import { RUNTIME } from '../../tokens';
+import { COMMAND_PATH, POLICY_READER, type CommandPath, type PolicyReader } from '../../tokens';
 
 /**
  * Built from the domain's tables: every bounded setting of POLICY_BOUNDS is a whole number, the
@@ -40,12 +39,12 @@ export class UpdatePolicyCommand {
 @CommandHandler(UpdatePolicyCommand)
 export class UpdatePolicyHandler implements ICommandHandler<UpdatePolicyCommand> {
   constructor(
-    @Inject(RUNTIME) private readonly runtime: Runtime,
+    @Inject(COMMAND_PATH) private readonly commandPath: CommandPath,
     private readonly metrics: Metrics,
   ) {}
 
   async execute({ tenantId, principal, changes }: UpdatePolicyCommand) {
-    const result = await this.runtime.commandPath.run({
+    const result = await this.commandPath.run({
       stream: policyStream(tenantId),
       decider: policyDecider,
       command: () => ({ type: 'UpdatePolicy', tenantId, changes }),
@@ -85,12 +84,12 @@ export const updatePolicyOperation: Operation = {
 
 @Controller('v1/tenants/:tenantId/policy')
 export class TenantPolicyController {
-  constructor(private readonly commands: CommandBus, @Inject(RUNTIME) private readonly runtime: Runtime) {}
+  constructor(private readonly commands: CommandBus, @Inject(POLICY_READER) private readonly policies: PolicyReader) {}
 
   @Get()
   @Roles(...getPolicyOperation.roles)
   async get(@Param('tenantId') tenantId: string) {
-    return { tenantId, ...(await this.runtime.policies.get(tenantId)) };
+    return { tenantId, ...(await this.policies.get(tenantId)) };
   }
 
   @Put()

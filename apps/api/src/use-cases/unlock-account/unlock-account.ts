@@ -6,8 +6,7 @@ import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
 import { ZodBody } from '../../http/validation';
-import { operatorId } from '../reseller-disable/reseller-disable';
-import { type Operation } from '../../http/contract';
+import { operatorId, type Operation } from '../../http/contract';
 
 const UnlockBody = z.object({ operatorId }).strict();
 

@@ -1,7 +1,6 @@
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { z } from 'zod/v4';
-import type { Runtime } from '@twostep/app';
 import { AccountRunner, type AccountRef } from '../../accounts/account-runner';
 import { refuseIfFailed } from '../../accounts/attempt-outcome';
 import { hashRecoveryCode } from '../../accounts/recovery-codes';
@@ -9,7 +8,7 @@ import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
 import { ZodBody } from '../../http/validation';
-import { RUNTIME } from '../../tokens';
+import { SECRETS, type Secrets } from '../../tokens';
 import { type Operation } from '../../http/contract';
 
 const RecoveryBody = z.object({ recoveryCode: z.string().regex(/^[A-Za-z0-9 -]{10,20}$/, 'must look like xxxxx-xxxxx') }).strict();
@@ -20,10 +19,10 @@ export class UseRecoveryCodeCommand {
 
 @CommandHandler(UseRecoveryCodeCommand)
 export class UseRecoveryCodeHandler implements ICommandHandler<UseRecoveryCodeCommand> {
-  constructor(private readonly accounts: AccountRunner, @Inject(RUNTIME) private readonly runtime: Runtime) {}
+  constructor(private readonly accounts: AccountRunner, @Inject(SECRETS) private readonly secrets: Secrets) {}
 
   async execute({ account, principal, challengeId, recoveryCode }: UseRecoveryCodeCommand) {
-    const recoveryCodeHash = hashRecoveryCode(this.runtime.secrets.hasher, account, recoveryCode);
+    const recoveryCodeHash = hashRecoveryCode(this.secrets.hasher, account, recoveryCode);
     const result = await this.accounts.run(account, actorOf(principal), () => ({ type: 'UseRecoveryCode', challengeId, recoveryCodeHash }));
     refuseIfFailed(result.events);
     return { verified: true, recoveryCodesRemaining: result.state.recoveryCodeHashes.length, resetRecommended: true };

@@ -2,7 +2,6 @@ import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common'
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { z } from 'zod/v4';
 import { matchTotpStep, randomToken } from '@twostep/crypto';
-import type { Runtime } from '@twostep/app';
 import { AccountRunner, accountScope, type AccountRef } from '../../accounts/account-runner';
 import { refuseIfFailed } from '../../accounts/attempt-outcome';
 import { hashEmailCode } from '../../accounts/email-codes';
@@ -10,7 +9,7 @@ import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
 import { deviceLabel, sixDigitCode, ZodBody } from '../../http/validation';
-import { RUNTIME } from '../../tokens';
+import { SECRETS, type Secrets } from '../../tokens';
 import { isoTime, type Operation } from '../../http/contract';
 
 const VerifyBody = z
@@ -35,10 +34,10 @@ export class VerifyChallengeCommand {
 /** Checks an authenticator or email code against the open challenge. */
 @CommandHandler(VerifyChallengeCommand)
 export class VerifyChallengeHandler implements ICommandHandler<VerifyChallengeCommand> {
-  constructor(private readonly accounts: AccountRunner, @Inject(RUNTIME) private readonly runtime: Runtime) {}
+  constructor(private readonly accounts: AccountRunner, @Inject(SECRETS) private readonly secrets: Secrets) {}
 
   async execute({ account, principal, challengeId, code, rememberDevice, deviceLabel }: VerifyChallengeCommand) {
-    const { hasher, secretBox } = this.runtime.secrets;
+    const { hasher, secretBox } = this.secrets;
     const scope = accountScope(account);
     const deviceToken = rememberDevice ? `dt_${randomToken(32)}` : undefined;
     const result = await this.accounts.run(account, actorOf(principal), (state, now) => ({
