@@ -1,6 +1,6 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Logger } from 'pino';
-import { createLogger, createRuntime, distributedAdapters, type Clock, type Runtime } from '@twostep/app';
+import { createLogger, createRuntime, type Clock, type Runtime } from '@twostep/app';
 import type { Env } from '@twostep/config';
 import { createApiApp } from './create-app';
 import { EmbeddedWorkers } from './embedded';
@@ -21,7 +21,7 @@ export interface ApiServer {
 export async function startApi(env: Env, options: { clock?: Clock } = {}): Promise<ApiServer> {
   const logger = createLogger(env.LOG_LEVEL);
   const embedded = env.TWOSTEP_MODE === 'embedded';
-  const runtime = await createRuntime(env, { generateMissingKeys: embedded, needsOpener: embedded, clock: options.clock }, distributedAdapters());
+  const runtime = await createRuntime(env, { generateMissingKeys: embedded, needsOpener: embedded, clock: options.clock });
   const app = await createApiApp(runtime, logger);
   const workers = embedded ? new EmbeddedWorkers(runtime, logger, { registry: app.get(Metrics).registry }) : null;
   await workers?.start();

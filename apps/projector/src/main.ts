@@ -1,14 +1,13 @@
 import 'reflect-metadata';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { createLogger, Lease, Projector, PROJECTOR_LEASE, serveHealth, workerSettings, type HealthServer } from '@twostep/app';
+import { createLogger, Lease, openStores, Projector, PROJECTOR_LEASE, serveHealth, workerSettings, type HealthServer } from '@twostep/app';
 import { waitForKafka, KafkaEventPublisher } from '@twostep/bus';
 import { ConfigError, describeStartupFailure, parseEnv, type Env } from '@twostep/config';
 import type { StoredEvent } from '@twostep/eventstore';
 import { STATUS_PROJECTION } from '@twostep/readmodel';
 import { runRebuild } from './rebuild';
 import { KafkaRelay } from './relay';
-import { openProjectorStores } from './stores';
 
 const USAGE = 'usage: node dist/apps/projector/src/main.js [run | rebuild]   (npm run start:projector [-- rebuild])';
 
@@ -38,15 +37,20 @@ async function main(): Promise<void> {
 async function run(env: Env, healthPort: number | undefined, logger: Logger): Promise<void> {
   let stopping = false;
   const failures = new Map<string, number>();
-  const stores = await openProjectorStores(env, {
-    // Retries of a failed page at most 1 s apart: a broker that is back is used within a second.
-    maxRetryDelayMs: 1000,
-    // Called before each retry of a failed handler: the projection or the relay (Kafka down, Redis down...).
-    onHandlerError: (error: unknown, event: StoredEvent, attempt: number) => {
-      failures.set(event.eventId, attempt);
-      if (attempt === 1 || attempt % 10 === 0) {
-        logger.warn({ position: event.position, type: event.type, attempt, error: (error as Error).message }, 'event handler failed; retrying the same event');
-      }
+  // The projector needs no key material: it never opens, hashes or seals anything.
+  const stores = await openStores(env, {
+    // It follows the api's appends to the SQLite file: woken by the WAL file's changes, polling as the fallback.
+    followOtherWriters: true,
+    subscription: {
+      // Retries of a failed page at most 1 s apart: a broker that is back is used within a second.
+      maxRetryDelayMs: 1000,
+      // Called before each retry of a failed handler: the projection or the relay (Kafka down, Redis down...).
+      onHandlerError: (error: unknown, event: StoredEvent, attempt: number) => {
+        failures.set(event.eventId, attempt);
+        if (attempt === 1 || attempt % 10 === 0) {
+          logger.warn({ position: event.position, type: event.type, attempt, error: (error as Error).message }, 'event handler failed; retrying the same event');
+        }
+      },
     },
   });
 

@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
-import { Lease, Projector } from '@twostep/app';
+import { Lease, openStores, Projector } from '@twostep/app';
 import type { Env } from '@twostep/config';
 import { STATUS_PROJECTION } from '@twostep/readmodel';
-import { openProjectorStores } from './stores';
 
 /**
  * `rebuild`: drops every view and replays the event store from its first event. The views
@@ -12,7 +11,7 @@ import { openProjectorStores } from './stores';
  * seconds) and give up after `waitMs` with a clear message. Returns the exit code.
  */
 export async function runRebuild(env: Env, logger: Logger, leaseKey: string, waitMs = 30_000): Promise<number> {
-  const stores = await openProjectorStores(env);
+  const stores = await openStores(env);
   const lease = new Lease(stores.kv, leaseKey, 30);
   try {
     const acquired = await lease.acquire({

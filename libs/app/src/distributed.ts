@@ -1,4 +1,3 @@
-import type { DistributedAdapters } from './runtime';
 import { ConfigError, type Env } from '@twostep/config';
 import { hasOpsKey, refuseOps } from './ops-key';
 import { STREAM_PREFIXES } from '@twostep/domain';
@@ -50,13 +49,6 @@ export function connectEventStore(env: Env, subscription: SubscriptionOptions = 
   return EsdbEventStore.connect(env.ESDB_URL, { ...subscription, prefixes: [...STREAM_PREFIXES] });
 }
 
-/** Distributed adapters (EventStoreDB, Redis), used by createRuntime when their env variables are set. */
-export function distributedAdapters(): DistributedAdapters {
-  return {
-    eventStore: async (env) => connectEventStore(env),
-    readModels: async (env) => openRedisStores(env),
-  };
-}
 
 export interface HealthReport {
   ok: boolean;

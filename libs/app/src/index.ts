@@ -8,3 +8,4 @@ export * from './runtime';
 export * from './distributed';
 export * from './logger';
 export * from './ops-key';
+export * from './stores';

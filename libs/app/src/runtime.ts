@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Database from 'better-sqlite3';
 import { ConfigError, loadSecrets, type Env, type Secrets } from '@twostep/config';
-import { SqliteEventStore, type EventStore } from '@twostep/eventstore';
-import { SqliteKeyValueStore, SqliteReadModelStore, type KeyValueStore, type ReadModelStore } from '@twostep/readmodel';
+import type { EventStore } from '@twostep/eventstore';
+import type { KeyValueStore, ReadModelStore } from '@twostep/readmodel';
 import { systemClock, type Clock } from './clock';
 import { CommandPath } from './command-path';
 import { guardKeys } from './key-guard';
 import { PolicyReader } from './policy-reader';
+import { openStores, type Stores } from './stores';
 
 /** Everything a process needs, chosen by configuration: embedded SQLite or the distributed adapters. */
 export interface Runtime {
@@ -32,11 +32,6 @@ export interface RuntimeOptions {
   needsOpener: boolean;
 }
 
-/** Adapter factories for the distributed mode register here, so the embedded path has no hard dependency on them. */
-export interface DistributedAdapters {
-  eventStore?: (env: Env) => Promise<EventStore>;
-  readModels?: (env: Env) => Promise<{ readModels: ReadModelStore; kv: KeyValueStore }>;
-}
 
 /** The data dir exists (created owner-only) and can be written, or start-up stops naming it. */
 function prepareDataDir(dir: string): void {
@@ -51,42 +46,17 @@ function prepareDataDir(dir: string): void {
   }
 }
 
-export async function createRuntime(env: Env, options: RuntimeOptions, distributed: DistributedAdapters = {}): Promise<Runtime> {
+export async function createRuntime(env: Env, options: RuntimeOptions): Promise<Runtime> {
   prepareDataDir(env.TWOSTEP_DATA_DIR);
   const secrets = loadSecrets(env, { generateMissing: options.generateMissingKeys, needsOpener: options.needsOpener });
   const clock = options.clock ?? systemClock;
-
-  let db: Database.Database | null = null;
-  const sqlite = (): Database.Database => {
-    if (!db) {
-      db = new Database(path.join(env.TWOSTEP_DATA_DIR, 'twostep.db'));
-      db.pragma('journal_mode = WAL');
-      db.pragma('busy_timeout = 5000');
-      db.pragma('synchronous = NORMAL');
-    }
-    return db;
-  };
-
-  const useEsdb = Boolean(env.ESDB_URL && distributed.eventStore);
-  const useRedis = Boolean(env.REDIS_URL && distributed.readModels);
-  if (env.ESDB_URL && !distributed.eventStore) throw new Error('ESDB_URL is set but this process has no EventStoreDB adapter');
-  if (env.REDIS_URL && !distributed.readModels) throw new Error('REDIS_URL is set but this process has no Redis adapter');
-
-  const eventStore = useEsdb ? await distributed.eventStore!(env) : new SqliteEventStore(sqlite());
-  const stores = useRedis
-    ? await distributed.readModels!(env)
-    : { readModels: new SqliteReadModelStore(sqlite()), kv: new SqliteKeyValueStore(sqlite()) };
-  const close = async () => {
-    await eventStore.close();
-    await stores.readModels.close();
-    await stores.kv.close();
-    (db as Database.Database | null)?.close();
-  };
+  const stores: Stores = await openStores(env);
+  const { eventStore } = stores;
   try {
     await guardKeys(stores.kv, secrets.fingerprints, { logHead: await eventStore.headPosition(), generatedKeys: secrets.generatedKeys, keyFile: secrets.keyFile });
     secrets.persist();
   } catch (error) {
-    await close();
+    await stores.close();
     throw error;
   }
   const commandPath = new CommandPath(eventStore, stores.kv, clock);
@@ -100,7 +70,7 @@ export async function createRuntime(env: Env, options: RuntimeOptions, distribut
     kv: stores.kv,
     commandPath,
     policies: new PolicyReader(commandPath),
-    adapters: { eventStore: useEsdb ? 'eventstoredb' : 'sqlite', readModels: useRedis ? 'redis' : 'sqlite' },
-    close,
+    adapters: stores.adapters,
+    close: () => stores.close(),
   };
 }
