@@ -14,6 +14,7 @@ const counter: Decider<CounterCommand, { count: number; seen: number }, CounterE
   evolve: (state, event) => ({ count: state.count + event.data.by, seen: state.seen + 1 }),
   decide: (command, state, context) => (command.by === 0 || state.count + command.by > context.max ? [] : [{ type: 'Incremented', data: { by: command.by } }]),
   upcast: (stored) => (stored.type === 'Incremented' ? { type: 'Incremented', data: stored.data as { by: number } } : null),
+  stateVersion: 3,
 };
 const actor: Actor = { kind: 'system', id: 'test' };
 
@@ -129,6 +130,15 @@ describe('CommandPath (load → decide → append → retry) on SQLite', () => {
     await increment(s, 3);
     await kv.set(`snapshot:${s}`, JSON.stringify({ v: 1, revision: 0, state: { count: 999, seen: 1 } }));
     expect(await new CommandPath(store, kv, clock).load(s, counter)).toEqual({ state: { count: 3, seen: 1 }, revision: 0 });
+  });
+
+  it('the decider owns its state version: a bump ignores the snapshots written under the old one', async () => {
+    const s = stream();
+    await increment(s, 3);
+    await kv.set(`snapshot:${s}`, JSON.stringify({ v: counter.stateVersion, revision: 0, state: { count: 999, seen: 1 } }));
+    expect(await new CommandPath(store, kv, clock).load(s, counter)).toEqual({ state: { count: 999, seen: 1 }, revision: 0 }); // trusted under its version
+    const bumped = { ...counter, stateVersion: counter.stateVersion + 1 };
+    expect(await new CommandPath(store, kv, clock).load(s, bumped)).toEqual({ state: { count: 3, seen: 1 }, revision: 0 }); // folded again
   });
 
   it('holds folded states in memory, yet sees what another process appended since', async () => {

@@ -70,15 +70,15 @@ export class CommandPath {
     }
     let snapshotRevision = cached.snapshotRevision;
     if (revision - snapshotRevision >= SNAPSHOT_EVERY) {
-      await this.writeSnapshot(stream, { v: SNAPSHOT_VERSION, revision, state });
+      await this.writeSnapshot(stream, { v: decider.stateVersion, revision, state });
       snapshotRevision = revision;
     }
     this.remember(stream, { state, revision, snapshotRevision });
     return { state, revision };
   }
 
-  private async fromSnapshot<S>(stream: string, decider: { initialState(): S }): Promise<Cached<S>> {
-    const snapshot = await this.readSnapshot<S>(stream);
+  private async fromSnapshot<S>(stream: string, decider: { initialState(): S; stateVersion: number }): Promise<Cached<S>> {
+    const snapshot = await this.readSnapshot<S>(stream, decider.stateVersion);
     return snapshot ? { state: snapshot.state, revision: snapshot.revision, snapshotRevision: snapshot.revision } : { state: decider.initialState(), revision: -1, snapshotRevision: -1 };
   }
 
@@ -145,11 +145,12 @@ export class CommandPath {
     }
   }
 
-  private async readSnapshot<S>(stream: string): Promise<Snapshot<S> | null> {
+  /** The stream's snapshot when it was written under the decider's current state version (else it is folded again). */
+  private async readSnapshot<S>(stream: string, stateVersion: number): Promise<Snapshot<S> | null> {
     const raw = await this.snapshots.get(`snapshot:${stream}`);
     if (!raw) return null;
     const snapshot = JSON.parse(raw) as Snapshot<S>;
-    return snapshot.v === SNAPSHOT_VERSION ? snapshot : null;
+    return snapshot.v === stateVersion ? snapshot : null;
   }
 
   private async writeSnapshot<S>(stream: string, snapshot: Snapshot<S>): Promise<void> {
@@ -157,11 +158,5 @@ export class CommandPath {
   }
 }
 
-/**
- * Bump when the shape of a decision state changes, or what evolve makes of an event: old
- * snapshots are then ignored. 2: disable and enable reset the failed-attempt counter.
- * 3: a policy folds over the defaults (old `PolicyUpdated` payloads lack later settings).
- */
-const SNAPSHOT_VERSION = 3;
 /** Snapshots are a cache: an idle account's expires (its state is folded from events again). */
 const SNAPSHOT_TTL_SECONDS = 30 * 24 * 3600;

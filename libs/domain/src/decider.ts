@@ -10,6 +10,11 @@ export interface Decider<Command, State, Event, Context> {
   initialState(): State;
   /** A stored event in the shape `evolve` takes (older payloads upgraded), or null for a type this decider does not know. */
   upcast(stored: StoredShape): Event | null;
+  /**
+   * The version of the state `evolve` builds: bump it when the state's shape or what evolve makes
+   * of an event changes, and snapshots written under another version are ignored (folded again).
+   */
+  stateVersion: number;
 }
 
 export const accountDecider: Decider<AccountCommand, AccountState, AccountEvent, DecisionContext> = {
@@ -17,6 +22,8 @@ export const accountDecider: Decider<AccountCommand, AccountState, AccountEvent,
   evolve: evolveAccount,
   initialState: initialAccountState,
   upcast: upcastAccountEvent,
+  // 2: disable and enable reset the failed-attempt counter. 3: the bump shared with the policy's 3 (device labels came with it).
+  stateVersion: 3,
 };
 
 export const policyDecider: Decider<PolicyCommand, Policy, PolicyEvent, unknown> = {
@@ -24,4 +31,6 @@ export const policyDecider: Decider<PolicyCommand, Policy, PolicyEvent, unknown>
   evolve: evolvePolicy,
   initialState: initialPolicy,
   upcast: upcastPolicyEvent,
+  // 3: a policy folds over the defaults (old PolicyUpdated payloads lack later settings). 4: displayName.
+  stateVersion: 4,
 };
