@@ -4,18 +4,10 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { totpCodeAt } from '@twostep/crypto';
+import { freePort } from '../e2e/processes';
 import { readAllFiles } from '../support/harness';
 
 const MAIN = path.resolve(__dirname, '../../dist/apps/api/src/main.js');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * What a newcomer does after `npm ci && npm start`: the built service starts on embedded

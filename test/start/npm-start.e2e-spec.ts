@@ -1,21 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePort, ROOT } from '../e2e/processes';
 
-const ROOT = path.resolve(__dirname, '../..');
 const START = path.join(ROOT, 'scripts/start.js');
 const WEB_MAIN = path.join(ROOT, 'dist/apps/web/src/main.js');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const refused = (url: string) => fetch(url).then(() => false, () => true);
 
