@@ -16,6 +16,9 @@ import { ConfirmTotpController, ConfirmTotpHandler } from './use-cases/confirm-t
 import { DisableTwoFactorController, DisableTwoFactorHandler } from './use-cases/disable-two-factor/disable-two-factor';
 import { GetStatusController } from './use-cases/get-status/get-status';
 import { ListTrustedDevicesController } from './use-cases/list-trusted-devices/list-trusted-devices';
+import { PasskeyLoginController, PasskeyAssertionOptionsHandler, VerifyPasskeyHandler } from './use-cases/passkeys/passkey-login';
+import { PasskeyManagementController, RemovePasskeyHandler } from './use-cases/passkeys/passkey-management';
+import { PasskeyRegistrationController, PasskeyRegistrationOptionsHandler, RegisterPasskeyHandler } from './use-cases/passkeys/passkey-registration';
 import { RecordPasswordResetController, RecordPasswordResetHandler } from './use-cases/record-password-reset/record-password-reset';
 import { RegenerateRecoveryCodesController, RegenerateRecoveryCodesHandler } from './use-cases/regenerate-recovery-codes/regenerate-recovery-codes';
 import { ResellerDisableController, ResellerDisableHandler } from './use-cases/reseller-disable/reseller-disable';
@@ -47,6 +50,9 @@ export class ApiModule {
         UnlockAccountController,
         ListTrustedDevicesController,
         RevokeTrustedDeviceController,
+        PasskeyLoginController,
+        PasskeyRegistrationController,
+        PasskeyManagementController,
         RecordPasswordResetController,
         UseRecoveryCodeController,
         ResendCodeController,
@@ -76,6 +82,11 @@ export class ApiModule {
         UseRecoveryCodeHandler,
         ResendCodeHandler,
         UpdatePolicyHandler,
+        PasskeyRegistrationOptionsHandler,
+        RegisterPasskeyHandler,
+        RemovePasskeyHandler,
+        PasskeyAssertionOptionsHandler,
+        VerifyPasskeyHandler,
       ],
     };
   }

@@ -5,6 +5,9 @@ import { confirmTotpOperation } from './use-cases/confirm-totp/confirm-totp';
 import { disableTwoFactorOperation } from './use-cases/disable-two-factor/disable-two-factor';
 import { getStatusOperation } from './use-cases/get-status/get-status';
 import { listTrustedDevicesOperation } from './use-cases/list-trusted-devices/list-trusted-devices';
+import { passkeyAssertionOptionsOperation, verifyPasskeyOperation } from './use-cases/passkeys/passkey-login';
+import { listPasskeysOperation, removePasskeyOperation } from './use-cases/passkeys/passkey-management';
+import { passkeyRegistrationOptionsOperation, registerPasskeyOperation } from './use-cases/passkeys/passkey-registration';
 import { recordPasswordResetOperation } from './use-cases/record-password-reset/record-password-reset';
 import { regenerateRecoveryCodesOperation } from './use-cases/regenerate-recovery-codes/regenerate-recovery-codes';
 import { resellerDisableOperation } from './use-cases/reseller-disable/reseller-disable';
@@ -31,6 +34,12 @@ export const OPERATIONS: readonly Operation[] = [
   getStatusOperation,
   listTrustedDevicesOperation,
   revokeTrustedDeviceOperation,
+  passkeyRegistrationOptionsOperation,
+  registerPasskeyOperation,
+  listPasskeysOperation,
+  removePasskeyOperation,
+  passkeyAssertionOptionsOperation,
+  verifyPasskeyOperation,
   resellerDisableOperation,
   unlockAccountOperation,
   getPolicyOperation,

@@ -1,7 +1,10 @@
 import { findConstantTime, constantTimeEquals } from './constant-time';
 import { CODE_EXPIRED_MESSAGE, DomainError } from './errors';
+import { decidePasskeys, evolvePasskeys, judgeAssertion, removeAllPasskeys, type Passkey, type PasskeyCommand, type PasskeyProof } from './passkeys';
 import type {
   AccountEvent,
+  AttemptFailure,
+  AttemptMethod,
   ChallengeMethod,
   Contact,
   EncryptedSecret,
@@ -56,6 +59,8 @@ export interface AccountState {
   challenge: OpenChallenge | null;
   trustedDevices: TrustedDevice[];
   contact: Contact | null;
+  /** Passkeys (WebAuthn) of an account whose 2FA is on: each also answers a TOTP challenge. */
+  passkeys: Passkey[];
 }
 
 export const initialAccountState = (): AccountState => ({
@@ -69,6 +74,7 @@ export const initialAccountState = (): AccountState => ({
   challenge: null,
   trustedDevices: [],
   contact: null,
+  passkeys: [],
 });
 
 /** A freshly issued email code, prepared (hashed and sealed) by the caller. */
@@ -116,7 +122,10 @@ export type AccountCommand =
   | { type: 'ResendCode'; challengeId: string; code: PreparedCode }
   /** Forget one remembered device; operators and admins name themselves with `operatorId`. */
   | { type: 'RevokeTrustedDevice'; deviceId: string; by: RevokedBy; operatorId?: string }
-  | { type: 'ReencryptTotpSecret'; secret: EncryptedSecret };
+  | { type: 'ReencryptTotpSecret'; secret: EncryptedSecret }
+  /** Answers an open TOTP challenge with a passkey assertion the caller checked (`PasskeyProof`). */
+  | { type: 'VerifyPasskey'; challengeId: string; proof: PasskeyProof; rememberDevice?: PreparedDevice }
+  | PasskeyCommand;
 
 export interface DecisionContext {
   now: Date;
@@ -193,6 +202,7 @@ export function decideAccount(command: AccountCommand, state: AccountState, cont
       return [
         { type: 'TwoFactorDisabled', data: { by: 'customer', passwordConfirmed: true } },
         ...revokeDevices(state, now, 'disabled'),
+        ...removeAllPasskeys(state.passkeys, 'disabled'),
         ...notify(state, policy, 'two_factor_disabled'),
       ];
 
@@ -204,6 +214,7 @@ export function decideAccount(command: AccountCommand, state: AccountState, cont
           data: command.reason ? { operatorId: command.operatorId, reason: command.reason } : { operatorId: command.operatorId },
         },
         ...revokeDevices(state, now, 'reseller_disabled'),
+        ...removeAllPasskeys(state.passkeys, 'reseller_disabled'),
         ...notify(state, policy, 'reseller_disabled'),
       ];
 
@@ -318,6 +329,27 @@ export function decideAccount(command: AccountCommand, state: AccountState, cont
       assertEnabled(state);
       return [{ type: 'TotpSecretReencrypted', data: { secret: command.secret } }];
 
+    case 'RegisterPasskey':
+      return [...decidePasskeys(command, state.passkeys, isEnabled(state)), ...notify(state, policy, 'passkey_added')];
+
+    case 'RemovePasskey':
+      return decidePasskeys(command, state.passkeys, isEnabled(state));
+
+    case 'VerifyPasskey': {
+      const challenge = openChallenge(state, command.challengeId, now);
+      if (challenge.method !== 'totp' || state.passkeys.length === 0) {
+        throw new DomainError('passkey_not_available', 'This login cannot be answered with a passkey: the account has none.');
+      }
+      const failure = judgeAssertion(state.passkeys, command.proof);
+      if (failure) return failedAttempt(state, policy, now, challenge.id, 'webauthn', failure);
+      const used = state.passkeys.find((candidate) => candidate.credentialId === command.proof.credentialId)!;
+      const passkey = { passkeyId: used.passkeyId, counter: command.proof.known ? command.proof.newCounter : 0 };
+      return [
+        { type: 'ChallengePassed', data: { challengeId: challenge.id, method: 'webauthn', passkey } },
+        ...trustDevice(command.rememberDevice, policy, now),
+      ];
+    }
+
     default:
       return assertNever(command);
   }
@@ -358,6 +390,7 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
         resetRecommended: false,
         challenge: null,
         trustedDevices: [],
+        passkeys: [],
       };
     case 'ChallengeStarted':
       return {
@@ -402,7 +435,12 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
         challenge: null,
         failedAttempts: 0,
         lastTotpStep: event.data.totpStep ?? state.lastTotpStep,
+        passkeys: event.data.passkey ? evolvePasskeys(state.passkeys, event) : state.passkeys,
       };
+    case 'PasskeyRegistered':
+    case 'PasskeyRemoved':
+    case 'PasskeysRemoved':
+      return { ...state, passkeys: evolvePasskeys(state.passkeys, event) };
     case 'RecoveryCodeUsed':
       return {
         ...state,
@@ -437,8 +475,8 @@ function failedAttempt(
   policy: Policy,
   now: Date,
   challengeId: string,
-  method: 'totp' | 'email' | 'recovery_code',
-  reason: 'wrong_code' | 'code_reused',
+  method: AttemptMethod,
+  reason: AttemptFailure,
 ): AccountEvent[] {
   const failedAttempts = state.failedAttempts + 1;
   const attemptsLeft = Math.max(0, policy.maxFailedAttempts - failedAttempts);

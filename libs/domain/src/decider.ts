@@ -23,7 +23,8 @@ export const accountDecider: Decider<AccountCommand, AccountState, AccountEvent,
   initialState: initialAccountState,
   upcast: upcastAccountEvent,
   // 2: disable and enable reset the failed-attempt counter. 3: the bump shared with the policy's 3 (device labels came with it).
-  stateVersion: 3,
+  // 4: passkeys.
+  stateVersion: 4,
 };
 
 export const policyDecider: Decider<PolicyCommand, Policy, PolicyEvent, unknown> = {
@@ -31,6 +32,6 @@ export const policyDecider: Decider<PolicyCommand, Policy, PolicyEvent, unknown>
   evolve: evolvePolicy,
   initialState: initialPolicy,
   upcast: upcastPolicyEvent,
-  // 3: a policy folds over the defaults (old PolicyUpdated payloads lack later settings). 4: displayName.
-  stateVersion: 4,
+  // 3: a policy folds over the defaults (old PolicyUpdated payloads lack later settings). 4: displayName. 5: passkeys.
+  stateVersion: 5,
 };

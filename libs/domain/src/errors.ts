@@ -14,7 +14,13 @@ export type DomainErrorCode =
   | 'recovery_not_available'
   | 'email_required'
   | 'invalid_policy'
-  | 'device_not_found';
+  | 'device_not_found'
+  | 'passkeys_not_configured'
+  | 'passkey_not_available'
+  | 'passkey_already_registered'
+  | 'passkey_name_taken'
+  | 'passkey_limit'
+  | 'passkey_not_found';
 
 export class DomainError extends Error {
   constructor(

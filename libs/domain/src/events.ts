@@ -11,13 +11,18 @@ export type EncryptedSecret = { kid: string; [field: string]: unknown };
 export type SealedValue = { alg: string; [field: string]: unknown };
 
 export type ChallengeMethod = 'totp' | 'email';
-export type AttemptMethod = ChallengeMethod | 'recovery_code';
+/** How a challenge was answered: a TOTP challenge also takes a passkey (`webauthn`) when the account has one. */
+export type PassedMethod = ChallengeMethod | 'webauthn';
+export type AttemptMethod = PassedMethod | 'recovery_code';
+/** Why an attempt failed: a code that matched nothing or a used step; a passkey unknown, badly signed, or with a counter that did not move forward. */
+export type AttemptFailure = 'wrong_code' | 'code_reused' | 'unknown_passkey' | 'wrong_signature' | 'counter_regressed';
 export type NotificationKind =
   | 'two_factor_enabled'
   | 'two_factor_disabled'
   | 'reseller_disabled'
   | 'account_locked'
-  | 'recovery_code_used';
+  | 'recovery_code_used'
+  | 'passkey_added';
 export type RevocationReason = 'password_reset' | 'disabled' | 'reseller_disabled';
 /** Who revoked one remembered device: the customer (portal), a reseller (operator) or an admin. */
 export type RevokedBy = 'customer' | 'operator' | 'admin';
@@ -55,14 +60,15 @@ export type AccountEvent =
       data: {
         challengeId: string;
         method: AttemptMethod;
-        reason: 'wrong_code' | 'code_reused';
+        reason: AttemptFailure;
         failedAttempts: number;
         attemptsLeft: number;
       };
     }
   | { type: 'AccountLocked'; data: { lockedUntil: string; failedAttempts: number } }
   | { type: 'AccountUnlocked'; data: { operatorId: string } }
-  | { type: 'ChallengePassed'; data: { challengeId: string; method: ChallengeMethod; totpStep?: number } }
+  /** `passkey` (method webauthn): the passkey used and its signature counter now. */
+  | { type: 'ChallengePassed'; data: { challengeId: string; method: PassedMethod; totpStep?: number; passkey?: { passkeyId: string; counter: number } } }
   | { type: 'RecoveryCodeUsed'; data: { challengeId: string; recoveryCodeHash: string; recoveryCodesRemaining: number } }
   /**
    * `label` (added later, optional): what the caller said the device is, e.g. "Firefox on Linux";
@@ -75,7 +81,12 @@ export type AccountEvent =
   | { type: 'TrustedDeviceRevoked'; data: { deviceId: string; by: RevokedBy; operatorId?: string } }
   | { type: 'PasswordResetRecorded'; data: Record<string, never> }
   | { type: 'SecurityNotificationQueued'; data: { kind: NotificationKind; recipient: SealedValue; maskedRecipient: string; tenantName?: string } }
-  | { type: 'TotpSecretReencrypted'; data: { secret: EncryptedSecret } };
+  | { type: 'TotpSecretReencrypted'; data: { secret: EncryptedSecret } }
+  /** A passkey added (WebAuthn registration verified); the public key is not a secret. */
+  | { type: 'PasskeyRegistered'; data: { passkeyId: string; credentialId: string; name: string; publicKey: string; counter: number; transports: string[] } }
+  | { type: 'PasskeyRemoved'; data: { passkeyId: string; by: RevokedBy; operatorId?: string } }
+  /** 2FA turned off removed every passkey at once. */
+  | { type: 'PasskeysRemoved'; data: { reason: RevocationReason; count: number } };
 
 export type AccountEventType = AccountEvent['type'];
 export type EventOf<T extends AccountEventType> = Extract<AccountEvent, { type: T }>;
@@ -99,4 +110,7 @@ export const ACCOUNT_EVENT_TYPES: readonly AccountEventType[] = [
   'PasswordResetRecorded',
   'SecurityNotificationQueued',
   'TotpSecretReencrypted',
+  'PasskeyRegistered',
+  'PasskeyRemoved',
+  'PasskeysRemoved',
 ];

@@ -6,3 +6,4 @@ export * from './account';
 export * from './constant-time';
 export * from './decider';
 export * from './upcast';
+export * from './passkeys';

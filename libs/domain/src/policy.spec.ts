@@ -44,6 +44,8 @@ describe('tenant policy defaults (seed 003)', () => {
       lockoutMinutes: 30,
       resendCooldownSeconds: 30,
       displayName: null,
+      passkeyRpId: null,
+      passkeyOrigins: [],
     });
     expect(initialPolicy()).toEqual(DEFAULT_POLICY);
     expect(initialPolicy()).not.toBe(DEFAULT_POLICY);
@@ -189,7 +191,7 @@ describe('the one upcast step (upcastAccountEvent, upcastPolicyEvent, upcastEven
   it('gives account events as stored, and null for a type this version does not know', () => {
     const stored = { type: 'AccountUnlocked', data: { operatorId: 'op-1' } };
     expect(upcastAccountEvent(stored)).toEqual(stored);
-    expect(upcastAccountEvent({ type: 'PasskeyRegistered', data: {} })).toBeNull();
+    expect(upcastAccountEvent({ type: 'SmsCodeIssued', data: {} })).toBeNull();
     expect(upcastAccountEvent({ type: 'PolicyUpdated', data: {} })).toBeNull();
   });
 

@@ -13,6 +13,12 @@ export interface Policy {
    * emails; null means the default ("twostep store-1" / "store store-1").
    */
   displayName: string | null;
+  /**
+   * Passkeys: the WebAuthn relying-party id (the storefront's domain, e.g. "shop.example.com";
+   * null = passkeys off for this tenant) and the page origins allowed to use it.
+   */
+  passkeyRpId: string | null;
+  passkeyOrigins: string[];
 }
 
 export const ADMIN_TENANT = 'admin';
@@ -25,13 +31,19 @@ export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
   lockoutMinutes: 30,
   resendCooldownSeconds: 30,
   displayName: null,
+  passkeyRpId: null,
+  passkeyOrigins: [],
 });
 
 /** Longest display name; it goes into email subjects and authenticator app lists. */
 export const DISPLAY_NAME_MAX = 64;
 
 /** Inclusive integer bounds. The first two come from the seed; the rest are ours (see README). */
-export const POLICY_BOUNDS: Readonly<Record<Exclude<keyof Policy, 'emailOtpRequired' | 'displayName'>, readonly [number, number]>> =
+/** At most this many origins may use a tenant's passkeys. */
+export const PASSKEY_ORIGINS_MAX = 10;
+
+type NotANumber = 'emailOtpRequired' | 'displayName' | 'passkeyRpId' | 'passkeyOrigins';
+export const POLICY_BOUNDS: Readonly<Record<Exclude<keyof Policy, NotANumber>, readonly [number, number]>> =
   Object.freeze({
     codeTtlMinutes: [1, 360],
     trustedDeviceDays: [1, 365],
@@ -49,6 +61,9 @@ export const POLICY_DESCRIPTIONS: Readonly<Record<keyof Policy, string>> = Objec
   lockoutMinutes: 'minutes a lock lasts',
   resendCooldownSeconds: 'seconds before another email code may be sent',
   displayName: 'the name customers know the store by: the authenticator app lists it and emails are signed with it; null for the default',
+  passkeyRpId:
+    "the WebAuthn relying-party id for passkeys: the storefront's domain (e.g. shop.example.com; localhost for development), never an IP address; null turns passkeys off",
+  passkeyOrigins: `the page origins allowed to register and use passkeys (https://host[:port], or http://localhost[:port]), each on passkeyRpId or a subdomain of it; at most ${PASSKEY_ORIGINS_MAX}`,
 });
 
 export type PolicyChanges = Partial<Policy>;
@@ -68,6 +83,18 @@ export function validatePolicyChanges(changes: PolicyChanges): void {
     }
     if (field === 'displayName') {
       validateDisplayName(value);
+      continue;
+    }
+    if (field === 'passkeyRpId') {
+      if (value !== null && (typeof value !== 'string' || !isRpId(value))) {
+        throw invalidField(field, 'must be a lowercase domain name (e.g. shop.example.com or localhost), not an IP address, or null');
+      }
+      continue;
+    }
+    if (field === 'passkeyOrigins') {
+      if (!Array.isArray(value) || value.length > PASSKEY_ORIGINS_MAX || !value.every((origin) => typeof origin === 'string')) {
+        throw invalidField(field, `must be a list of at most ${PASSKEY_ORIGINS_MAX} origins`);
+      }
       continue;
     }
     // Own keys only: `constructor`, `toString`, `__proto__` … must be refused, not looked up on the prototype.
@@ -90,6 +117,33 @@ function validateDisplayName(value: unknown): void {
   if (/[\p{Cc}\p{Cf}\u2028\u2029]/u.test(value)) throw invalidField('displayName', 'must not contain control or formatting characters');
 }
 
+const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+const RP_ID = new RegExp(`^(?=.{1,253}$)${LABEL}(?:\\.${LABEL})*$`);
+
+function isRpId(value: string): boolean {
+  // A relying-party id is a registrable domain (WebAuthn §5.1.3); an IPv4 address is all digits and dots.
+  return RP_ID.test(value) && !/^[0-9.]+$/.test(value);
+}
+
+/** Every origin a real page has (scheme://host[:port]), secure, and on the relying-party id or under it. */
+function validatePasskeyOrigins(policy: Policy): void {
+  const rpId = policy.passkeyRpId;
+  for (const origin of policy.passkeyOrigins) {
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw invalidField('passkeyOrigins', `has "${origin.slice(0, 80)}", which is not an origin (scheme://host[:port])`);
+    }
+    if (url.origin !== origin) throw invalidField('passkeyOrigins', `has "${origin.slice(0, 80)}", which is not an origin: write it as ${url.origin}`);
+    const secure = url.protocol === 'https:' || (url.protocol === 'http:' && url.hostname === 'localhost');
+    if (!secure) throw invalidField('passkeyOrigins', `has ${origin}: passkeys need https (http only for localhost)`);
+    if (rpId === null || !(url.hostname === rpId || url.hostname.endsWith(`.${rpId}`))) {
+      throw invalidField('passkeyOrigins', `has ${origin}, which is not on passkeyRpId (${rpId ?? 'not set'}) or a subdomain of it`);
+    }
+  }
+}
+
 function invalidField(field: string, rule: string): DomainError {
   return new DomainError('invalid_policy', `${field} ${rule}.`, { field });
 }
@@ -97,7 +151,9 @@ function invalidField(field: string, rule: string): DomainError {
 export function decidePolicy(command: PolicyCommand, current: Policy): PolicyEvent[] {
   validatePolicyChanges(command.changes);
   const policy: Policy = { ...current, ...command.changes };
-  const changed = (Object.keys(command.changes) as (keyof Policy)[]).filter((key) => current[key] !== policy[key]);
+  validatePasskeyOrigins(policy);
+  const same = (key: keyof Policy) => JSON.stringify(current[key]) === JSON.stringify(policy[key]);
+  const changed = (Object.keys(command.changes) as (keyof Policy)[]).filter((key) => !same(key));
   if (changed.length === 0) return [];
   return [{ type: 'PolicyUpdated', data: { tenantId: command.tenantId, policy, changed } }];
 }
@@ -111,7 +167,7 @@ export function upcastPolicy(stored: Partial<Policy> | undefined): Policy {
   const policy = { ...DEFAULT_POLICY };
   for (const key of Object.keys(DEFAULT_POLICY) as (keyof Policy)[]) {
     const value = stored?.[key];
-    if (value !== undefined && value !== null) (policy as Record<keyof Policy, unknown>)[key] = value;
+    if (value !== undefined && value !== null) (policy as Record<keyof Policy, unknown>)[key] = Array.isArray(value) ? [...value] : value;
   }
   return policy;
 }

@@ -39,6 +39,7 @@ export const NOTIFICATION_KINDS: readonly NotificationKind[] = [
   'reseller_disabled',
   'account_locked',
   'recovery_code_used',
+  'passkey_added',
 ];
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -185,6 +186,16 @@ function notificationCopy(kind: NotificationKind, place: string, when: string): 
         body: [
           `A recovery code was used to log in to your account at ${place} on ${when}. That code no longer works.`,
           'Two-factor authentication is still on. If you lost access to your authenticator, consider setting up two-factor authentication again; that also gives you a fresh set of recovery codes.',
+          notYou,
+        ],
+      };
+    case 'passkey_added':
+      return {
+        subject: 'A passkey was added to your account',
+        title: 'A passkey was added',
+        body: [
+          `A passkey was added to your account at ${place} on ${when}. It can now stand in for your authenticator app code when you log in.`,
+          'You can see and remove your passkeys in your account\'s two-factor authentication settings.',
           notYou,
         ],
       };

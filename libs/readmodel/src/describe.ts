@@ -7,7 +7,18 @@ const NOTIFICATION_TEXT: Record<string, string> = {
   reseller_disabled: '2FA disabled by reseller',
   account_locked: 'account locked',
   recovery_code_used: 'recovery code used',
+  passkey_added: 'passkey added',
 };
+
+const FAILURE_TEXT: Record<string, string> = {
+  wrong_code: 'wrong code',
+  code_reused: 'code already used',
+  unknown_passkey: 'passkey not registered for this account',
+  wrong_signature: 'passkey signature did not verify',
+  counter_regressed: 'passkey signature counter did not advance: possibly a cloned authenticator',
+};
+
+const PASSED_TEXT: Record<string, string> = { totp: 'authenticator app', email: 'email code', webauthn: 'passkey' };
 
 /** Who did it, in words: "the customer", "reseller reseller-ann", "admin root", "twostep". */
 export function describeActor(event: StoredEvent): string {
@@ -69,13 +80,13 @@ export function describeEvent(event: StoredEvent): string {
     case 'CodeIssued':
       return `Email code ${e.data.issue > 1 ? 'sent again' : 'sent'} to ${e.data.maskedRecipient}, valid ${e.data.ttlMinutes} minutes`;
     case 'AttemptFailed':
-      return `Failed ${e.data.method.replace('_', ' ')} attempt (${e.data.reason === 'code_reused' ? 'code already used' : 'wrong code'}), ${e.data.attemptsLeft} attempts left`;
+      return `Failed ${e.data.method === 'webauthn' ? 'passkey' : e.data.method.replace('_', ' ')} attempt (${FAILURE_TEXT[e.data.reason] ?? e.data.reason}), ${e.data.attemptsLeft} attempts left`;
     case 'AccountLocked':
       return `Account locked until ${e.data.lockedUntil} after ${e.data.failedAttempts} failed attempts`;
     case 'AccountUnlocked':
       return `Account unlocked by ${e.data.operatorId}`;
     case 'ChallengePassed':
-      return `Login verified (${e.data.method === 'totp' ? 'authenticator app' : 'email code'})`;
+      return `Login verified (${PASSED_TEXT[e.data.method] ?? e.data.method}${e.data.passkey ? ` ${e.data.passkey.passkeyId}` : ''})`;
     case 'RecoveryCodeUsed':
       return `Logged in with a recovery code; ${e.data.recoveryCodesRemaining} left, reset recommended`;
     case 'DeviceTrusted':
@@ -93,6 +104,13 @@ export function describeEvent(event: StoredEvent): string {
       return `Security notification "${NOTIFICATION_TEXT[e.data.kind] ?? e.data.kind}" sent to ${e.data.maskedRecipient}`;
     case 'TotpSecretReencrypted':
       return `Authenticator secret re-encrypted with key ${e.data.secret.kid}`;
+    case 'PasskeyRegistered':
+      // The name is the customer's text, bounded to 64 printable characters at the edge.
+      return `Passkey "${e.data.name}" added; passkey id ${e.data.passkeyId}`;
+    case 'PasskeyRemoved':
+      return `Passkey ${e.data.passkeyId} removed by ${revokedBy(e.data.by, e.data.operatorId)}`;
+    case 'PasskeysRemoved':
+      return `${e.data.count} passkey(s) removed (${e.data.reason.replace('_', ' ')})`;
     case 'PolicyUpdated':
       return `2FA policy updated (${e.data.changed.join(', ')})`;
     default:

@@ -1,7 +1,7 @@
 import { evolvePolicy, initialPolicy, MAX_TRUSTED_DEVICES, parseStream, POLICY_CATEGORY, upcastAccountEvent, upcastPolicyEvent, type Policy, type PolicyEvent } from '@twostep/domain';
 import type { StoredEvent } from '@twostep/eventstore';
 import { describeEvent } from './describe';
-import type { EventLogEntry, StatusView, TrustedDeviceView } from './views';
+import type { EventLogEntry, PasskeyView, StatusView, TrustedDeviceView } from './views';
 
 export function emptyStatus(tenantId: string, userId: string): StatusView {
   return {
@@ -15,6 +15,7 @@ export function emptyStatus(tenantId: string, userId: string): StatusView {
     failedAttempts: 0,
     lockedUntil: null,
     trustedDevices: [],
+    passkeys: [],
     lastCodeSent: null,
     enabledAt: null,
     passwordResetAt: null,
@@ -45,6 +46,7 @@ export function projectStatus(view: StatusView | null, stored: StoredEvent): Sta
     recoveryCodesRemaining: 0,
     resetRecommended: false,
     trustedDevices: [],
+    passkeys: [],
     enabledAt: null,
   });
   switch (event.type) {
@@ -74,8 +76,19 @@ export function projectStatus(view: StatusView | null, stored: StoredEvent): Sta
       return { ...next, lockedUntil: event.data.lockedUntil, failedAttempts: 0 };
     case 'AccountUnlocked':
       return { ...next, lockedUntil: null, failedAttempts: 0 };
-    case 'ChallengePassed':
-      return { ...next, failedAttempts: 0 };
+    case 'ChallengePassed': {
+      const used = event.data.passkey?.passkeyId;
+      if (used === undefined) return { ...next, failedAttempts: 0 };
+      return { ...next, failedAttempts: 0, passkeys: passkeysOf(next).map((passkey) => (passkey.passkeyId === used ? { ...passkey, lastUsedAt: at } : passkey)) };
+    }
+    case 'PasskeyRegistered': {
+      const passkey: PasskeyView = { passkeyId: event.data.passkeyId, name: event.data.name, createdAt: at, lastUsedAt: null };
+      return { ...next, passkeys: [...passkeysOf(next), passkey] };
+    }
+    case 'PasskeyRemoved':
+      return { ...next, passkeys: passkeysOf(next).filter((passkey) => passkey.passkeyId !== event.data.passkeyId) };
+    case 'PasskeysRemoved':
+      return { ...next, passkeys: [] };
     case 'RecoveryCodeUsed':
       return { ...next, failedAttempts: 0, recoveryCodesRemaining: event.data.recoveryCodesRemaining, resetRecommended: true };
     case 'DeviceTrusted': {
@@ -96,6 +109,15 @@ export function projectStatus(view: StatusView | null, stored: StoredEvent): Sta
     default:
       return next;
   }
+}
+
+const passkeysOf = (view: StatusView): PasskeyView[] => view.passkeys ?? [];
+
+/** The ways this account answers a login, as the status view lists them: its own factors, then email by policy. */
+export function methodsOf(view: StatusView): ('totp' | 'webauthn' | 'email')[] {
+  if (view.method === 'email') return ['email'];
+  if (view.method !== 'totp') return [];
+  return passkeysOf(view).length > 0 ? ['totp', 'webauthn'] : ['totp'];
 }
 
 export function toLogEntry(stored: StoredEvent): EventLogEntry {
@@ -120,10 +142,12 @@ export function toLogEntry(stored: StoredEvent): EventLogEntry {
 export function presentStatus(view: StatusView, now: Date, policy: Pick<Policy, 'emailOtpRequired'>): StatusView {
   const lockActive = view.lockedUntil !== null && Date.parse(view.lockedUntil) > now.getTime();
   const byPolicy = view.status === 'Disabled' && policy.emailOtpRequired;
+  const presented: StatusView = byPolicy ? { ...view, status: 'Enabled', method: 'email' } : view;
   return {
-    ...view,
-    ...(byPolicy ? { status: 'Enabled' as const, method: 'email' as const } : {}),
+    ...presented,
+    methods: methodsOf(presented),
     lockedUntil: lockActive ? view.lockedUntil : null,
+    passkeys: passkeysOf(view),
     trustedDevices: view.trustedDevices
       .filter((device) => Date.parse(device.expiresAt) > now.getTime())
       // Views stored before labels and times were projected lack both fields.

@@ -5,12 +5,16 @@ export interface StatusView {
   status: 'Enabled' | 'Disabled';
   /** Stored views record only 'totp'; 'email' is presented on read where the tenant policy requires email codes. */
   method: 'totp' | 'email' | null;
+  /** Every way a login can be answered; computed on read (`presentStatus`), not stored. */
+  methods?: ('totp' | 'webauthn' | 'email')[];
   setupPending: boolean;
   recoveryCodesRemaining: number;
   resetRecommended: boolean;
   failedAttempts: number;
   lockedUntil: string | null;
   trustedDevices: TrustedDeviceView[];
+  /** The account's passkeys, oldest first (absent in a view stored before passkeys: presented as none). */
+  passkeys?: PasskeyView[];
   lastCodeSent: { to: string; at: string; expiresAt: string } | null;
   enabledAt: string | null;
   passwordResetAt: string | null;
@@ -28,6 +32,14 @@ export interface TrustedDeviceView {
   /** When it was remembered (the DeviceTrusted event's time); null only in a view stored before twostep recorded it (a rebuild fills it). */
   createdAt: string | null;
   expiresAt: string;
+}
+
+/** A passkey as people see it: its id, name and use; never the credential's public key. */
+export interface PasskeyView {
+  passkeyId: string;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
 }
 
 export interface EventLogEntry {

@@ -71,6 +71,11 @@ export class AccountRunner {
       } else if (event.type === 'TrustedDeviceRevoked') {
         const { deviceId, by, operatorId } = event.data;
         this.security.info({ tenantId, userId, deviceId, by, ...(operatorId ? { operatorId } : {}) }, 'remembered device revoked');
+      } else if (event.type === 'PasskeyRegistered') {
+        this.security.info({ tenantId, userId, passkeyId: event.data.passkeyId }, 'passkey added');
+      } else if (event.type === 'PasskeyRemoved') {
+        const { passkeyId, by, operatorId } = event.data;
+        this.security.info({ tenantId, userId, passkeyId, by, ...(operatorId ? { operatorId } : {}) }, 'passkey removed');
       }
     }
   }

@@ -17,6 +17,10 @@ export function refuseIfFailed(events: AccountEvent[]): void {
     });
   }
   const failed = events.find((event) => event.type === 'AttemptFailed');
+  if (failed?.data.method === 'webauthn') {
+    const left = failed.data.attemptsLeft;
+    throw new ApiError(422, 'invalid_passkey', `The passkey could not be verified, ${left} attempts left to login.`, { attemptsLeft: left });
+  }
   if (failed) {
     throw new ApiError(422, 'invalid_code', invalidCodeMessage(failed.data.attemptsLeft), {
       attemptsLeft: failed.data.attemptsLeft,

@@ -24,7 +24,7 @@ export class TwoFactorMetrics {
     });
     this.verifications = new Counter({
       name: 'twostep_verifications_total',
-      help: 'Answers to a challenge, by method (totp, email, recovery) and outcome (passed, invalid, replayed, expired, locked)',
+      help: 'Answers to a challenge, by method (totp, email, webauthn, recovery) and outcome (passed, invalid, replayed, expired, locked)',
       labelNames: ['method', 'outcome'],
       registers,
     });
@@ -70,8 +70,8 @@ export class TwoFactorMetrics {
   /** A refusal that appended nothing: an answer too late, or one while locked. */
   refused(command: AccountCommand, state: AccountState | null, error: unknown): void {
     if (!(error instanceof DomainError)) return;
-    const method = command.type === 'UseRecoveryCode' ? 'recovery' : (state?.challenge?.method ?? 'unknown');
-    const answering = command.type === 'VerifyChallenge' || command.type === 'UseRecoveryCode';
+    const method = command.type === 'UseRecoveryCode' ? 'recovery' : command.type === 'VerifyPasskey' ? 'webauthn' : (state?.challenge?.method ?? 'unknown');
+    const answering = command.type === 'VerifyChallenge' || command.type === 'UseRecoveryCode' || command.type === 'VerifyPasskey';
     if (answering && (error.code === 'code_expired' || error.code === 'challenge_expired')) this.verifications.inc({ method, outcome: 'expired' });
     else if (answering && error.code === 'account_locked') this.verifications.inc({ method, outcome: 'locked' });
     else if (command.type === 'StartChallenge' && error.code === 'account_locked') this.challenges.inc({ method: 'none', outcome: 'locked' });

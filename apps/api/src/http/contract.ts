@@ -25,16 +25,21 @@ export const ERROR_STATUS = {
   log_shorter_than_anchor: 409,
   secret_key_missing: 409,
   concurrent_update: 409,
+  registration_expired: 410,
+  passkey_rejected: 400,
+  invalid_passkey: 422,
   internal_error: 500,
 } as const satisfies Record<DomainErrorCode | string, number>;
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
-export type Tag = 'login' | 'authenticator app' | 'status' | 'remembered devices' | 'reseller tools' | 'policy' | 'event log' | 'auditors';
+export type Tag = 'login' | 'authenticator app' | 'passkeys' | 'status' | 'remembered devices' | 'reseller tools' | 'policy' | 'event log' | 'auditors';
 
 export const TAGS: Record<Tag, string> = {
   login: 'The second step of a login: start a challenge, verify a code, recovery codes, resend, password reset',
   'authenticator app': "The customer portal's Two-Factor Authentication settings: set up, confirm, new recovery codes, disable",
   status: "An account's 2FA status view",
+  passkeys:
+    'Passkeys (WebAuthn) as a second factor beside the authenticator app: register (options, then the browser\'s answer), list, remove, and answer a login with one',
   'remembered devices': 'Devices that skip the second step ("remember my device"): list them, revoke one',
   'reseller tools': 'Storefront Manager: disable a customer\'s 2FA, lift a lock',
   policy: "Per-tenant settings (tenant `admin` is the admin console's global settings)",
@@ -76,6 +81,7 @@ const PATH_PARAMS: Record<string, z.ZodType> = {
   userId: id("The customer's or admin user's id in the calling platform"),
   challengeId: id('The id `POST …/challenges` returned'),
   deviceId: id('A remembered device\'s id (`verifyChallenge` with `rememberDevice`, `listTrustedDevices`)'),
+  passkeyId: id('A passkey\'s id (`registerPasskey`, `listPasskeys`)'),
 };
 
 export const isoTime = z.iso.datetime({ offset: true });
@@ -90,6 +96,17 @@ export const TrustedDevice = z
   })
   .strict();
 
+/** A passkey as listPasskeys and the status view show it. */
+export const PasskeyBody = z
+  .object({
+    passkeyId: z.string(),
+    name: z.string(),
+    createdAt: isoTime,
+    lastUsedAt: isoTime.nullable().describe('the last login it answered; null when it has answered none'),
+  })
+  .strict()
+  .describe("A passkey: never the credential's public key");
+
 /** Who an operator or admin says they are (reseller-disable, unlock, revoke a device). */
 export const operatorId = z.string().regex(ID_PATTERN, 'must be 1-64 characters of letters, digits and _@.+-');
 
@@ -97,7 +114,7 @@ export const ErrorBody = z
   .object({
     error: z.string().describe('Stable code: switch on this, never on the message'),
     message: z.string().describe('A sentence for people (the seeds\' exact wording where they give one)'),
-    attemptsLeft: z.number().int().min(0).optional().describe('invalid_code: attempts left before the lock'),
+    attemptsLeft: z.number().int().min(0).optional().describe('invalid_code, invalid_passkey: attempts left before the lock'),
     reason: z.enum(['code_already_used']).optional().describe('invalid_code: the code matched a step already used'),
     hint: z.string().optional().describe('invalid_code with reason code_already_used: what to do (wait for the next code)'),
     lockedUntil: isoTime.optional().describe('account_locked: when the lock ends'),

@@ -23,6 +23,12 @@ export const STATUS_OF: Record<DomainErrorCode, number> = {
   email_required: 400,
   invalid_policy: 400,
   device_not_found: 404,
+  passkeys_not_configured: 409,
+  passkey_not_available: 409,
+  passkey_already_registered: 409,
+  passkey_name_taken: 409,
+  passkey_limit: 409,
+  passkey_not_found: 404,
 };
 
 /** Answers with the error shape, and leaves the stable code for the request metric and log line (observeRequests). */

@@ -7,7 +7,7 @@ import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import type { Principal } from '../../http/principal';
 import { CLOCK, POLICY_READER, type Clock, type PolicyReader } from '../../tokens';
 import { z } from 'zod/v4';
-import { isoTime, TrustedDevice, type Operation } from '../../http/contract';
+import { isoTime, PasskeyBody, TrustedDevice, type Operation } from '../../http/contract';
 
 const FullStatus = z
   .object({
@@ -15,12 +15,16 @@ const FullStatus = z
     userId: z.string(),
     status: z.enum(['Enabled', 'Disabled']).describe('The seed\'s read-only Two-Factor Authentication field'),
     method: z.enum(['totp', 'email']).nullable(),
+    methods: z
+      .array(z.enum(['totp', 'webauthn', 'email']))
+      .describe('every way a login of this account can be answered: `webauthn` when it has a passkey; empty when 2FA is off'),
     setupPending: z.boolean(),
     recoveryCodesRemaining: z.number().int().min(0),
     resetRecommended: z.boolean().describe('a recovery code was used: recommend setting up again'),
     failedAttempts: z.number().int().min(0),
     lockedUntil: isoTime.nullable(),
     trustedDevices: z.array(TrustedDevice).describe('remembered devices that still skip the second step'),
+    passkeys: z.array(PasskeyBody).describe('passkeys that can answer a login, oldest first'),
     lastCodeSent: z.object({ to: z.string().describe('masked address'), at: isoTime, expiresAt: isoTime }).strict().nullable(),
     enabledAt: isoTime.nullable(),
     passwordResetAt: isoTime.nullable(),

@@ -26,7 +26,7 @@ export class StartChallengeCommand {
 
 export type ChallengeStart =
   | { required: false; reason: 'not_enrolled' | 'trusted_device' }
-  | { required: true; challengeId: string; method: 'totp' | 'email'; expiresAt: string; sentTo?: string };
+  | { required: true; challengeId: string; method: 'totp' | 'email'; methods: ('totp' | 'email' | 'webauthn')[]; expiresAt: string; sentTo?: string };
 
 /** After the password step: is a second step needed, and if so, which challenge. */
 @CommandHandler(StartChallengeCommand)
@@ -64,7 +64,9 @@ export class StartChallengeHandler implements ICommandHandler<StartChallengeComm
     const { method, expiresAt } = started.data;
     // An email challenge always says where the code went: the address passed now, or the one the account last used.
     const issued = result.events.find((event) => event.type === 'CodeIssued');
-    return { required: true, challengeId, method, expiresAt, ...(issued ? { sentTo: issued.data.maskedRecipient } : {}) };
+    // An account with passkeys answers its TOTP challenge with either (…/passkey/options, then …/passkey/verify).
+    const methods: ('totp' | 'email' | 'webauthn')[] = method === 'totp' && result.state.passkeys.length > 0 ? ['totp', 'webauthn'] : [method];
+    return { required: true, challengeId, method, methods, expiresAt, ...(issued ? { sentTo: issued.data.maskedRecipient } : {}) };
   }
 }
 
@@ -90,6 +92,9 @@ export const startChallengeOperation: Operation = {
           required: z.literal(true),
           challengeId: z.string(),
           method: z.enum(['totp', 'email']),
+          methods: z
+            .array(z.enum(['totp', 'email', 'webauthn']))
+            .describe('every way this challenge can be answered: `webauthn` when the account has a passkey (`…/passkey/options`, then `…/passkey/verify`)'),
           expiresAt: isoTime,
           sentTo: z.string().optional().describe('email (always): the masked address the code was sent to'),
         })

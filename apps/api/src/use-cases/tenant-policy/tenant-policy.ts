@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Inject, Param, Put } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { z } from 'zod/v4';
-import { DISPLAY_NAME_MAX, POLICY_BOUNDS, POLICY_DESCRIPTIONS, policyDecider, policyStream, type PolicyChanges } from '@twostep/domain';
+import { DISPLAY_NAME_MAX, PASSKEY_ORIGINS_MAX, POLICY_BOUNDS, POLICY_DESCRIPTIONS, policyDecider, policyStream, type PolicyChanges } from '@twostep/domain';
 import { Roles } from '../../http/auth.guard';
 import { Metrics } from '../../http/observability';
 import { CurrentPrincipal } from '../../http/current-principal';
@@ -28,6 +28,8 @@ const SETTINGS = {
   emailOtpRequired: z.boolean().describe(POLICY_DESCRIPTIONS.emailOtpRequired),
   ...bounded,
   displayName: z.string().meta({ minLength: 1, maxLength: DISPLAY_NAME_MAX }).nullable().describe(POLICY_DESCRIPTIONS.displayName),
+  passkeyRpId: z.string().meta({ minLength: 1, maxLength: 253 }).nullable().describe(POLICY_DESCRIPTIONS.passkeyRpId),
+  passkeyOrigins: z.array(z.string()).meta({ maxItems: PASSKEY_ORIGINS_MAX }).describe(POLICY_DESCRIPTIONS.passkeyOrigins),
 };
 const PolicyBody = z.object(SETTINGS).partial().strict();
 const PolicyView = z.object({ tenantId: z.string(), ...SETTINGS }).strict();
