@@ -1,106 +1,41 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { AdjustableClock } from '@twostep/app';
-import { parseEnv } from '@twostep/config';
-import { totpCodeAt } from '@twostep/crypto';
-import { startApi, type ApiServer } from '../../apps/api/src/server';
-import { startWeb, type WebServer } from '../../apps/web/src/web';
+import type { Page } from 'playwright-core';
+import { enrol as enrolWith, expectVisible, flow as flowIn, signIn, signOut, startRig, totpNow as totpWith, type Rig } from './browser';
 
 /**
  * The seeds' flows in a real browser (Debian's Chromium, driven by playwright-core) against the
- * reference web app, which talks to an embedded twostep through @twostep/client. TOTP codes are
- * computed from the key the page shows; email codes are read from the embedded mail path
- * (<data dir>/mail/*.eml). A failing test leaves a screenshot in $TWOSTEP_ARTIFACTS (default
- * .infra/artifacts); TWOSTEP_SCREENSHOTS=dir also keeps one of each main screen.
+ * reference web app, which talks to an embedded twostep through @twostep/client (the rig is in
+ * ./browser.ts). TOTP codes are computed from the key the page shows; email codes are read from
+ * the embedded mail path (<data dir>/mail/*.eml). TWOSTEP_SCREENSHOTS=dir keeps one of each main screen.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = path.resolve(process.env.TWOSTEP_ARTIFACTS ?? path.join(__dirname, '../../.infra/artifacts'));
 const SCREENSHOTS = process.env.TWOSTEP_SCREENSHOTS ? path.resolve(process.env.TWOSTEP_SCREENSHOTS) : null;
 const INVALID = (left: number) => `Invalid authentication code, ${left} attempts left to login.`;
 const TIMED_OUT = 'Your authentication code timed out. Kindly generate a new code to continue.';
 
-let api: ApiServer;
-let web: WebServer;
-let browser: Browser;
+let rig: Rig;
 let dataDir: string;
-const clock = new AdjustableClock();
+let clock: Rig['clock'];
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it)`);
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twostep-web-'));
-  api = await startApi(parseEnv({ TWOSTEP_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' }), { clock });
-  const { port } = api.app.getHttpServer().address() as { port: number };
-  const key = (role: string) => api.runtime.secrets.apiKeys.find((candidate) => candidate.role === role)!.key;
-  web = await startWeb({ apiUrl: `http://127.0.0.1:${port}`, keys: { portal: key('portal'), operator: key('operator'), admin: key('admin') }, port: 0, host: '127.0.0.1' });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  rig = await startRig();
+  dataDir = rig.dataDir;
+  clock = rig.clock;
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await web?.close();
-  await api?.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await rig?.close();
 });
 
-/** A fresh browser (own cookies) for one flow; a screenshot is kept if the flow fails. */
-async function flow(name: string, steps: (page: Page) => Promise<void>): Promise<void> {
-  const context = await browser.newContext({ baseURL: web.url });
-  const page = await context.newPage();
-  try {
-    await steps(page);
-  } catch (error) {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true }).catch(() => undefined);
-    throw error;
-  } finally {
-    await context.close();
-  }
-}
+const flow = (name: string, steps: (page: Page) => Promise<void>) => flowIn(rig, name, (page) => steps(page));
 
 async function shot(page: Page, name: string): Promise<void> {
   if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
-async function signIn(page: Page, at: string, username: string, password: string): Promise<void> {
-  await page.goto(at);
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
-
-const totpNow = (secret: string) => totpCodeAt(secret, clock.now().getTime());
+const totpNow = (secret: string) => totpWith(rig, secret);
 const wrong = (code: string) => (code === '000000' ? '111111' : '000000');
-
-/** Sets up the authenticator app from Account → Settings; returns the secret and the recovery codes shown. */
-async function enrol(page: Page, screenshots = false): Promise<{ secret: string; codes: string[] }> {
-  await page.goto('/account/settings');
-  await page.getByRole('button', { name: 'Set up two-factor authentication' }).click();
-  await expectVisible(page, '#qr');
-  if (screenshots) await shot(page, 'portal-setup');
-  const secret = (await page.locator('#manual-key').innerText()).replace(/\s/g, '');
-  await page.getByLabel('Code from the app').fill(totpNow(secret));
-  await page.getByRole('button', { name: 'Confirm' }).click();
-  const codes = (await page.locator('#recovery-codes li').allInnerTexts()).map((code) => code.trim());
-  expect(codes).toHaveLength(10);
-  if (screenshots) await shot(page, 'portal-recovery-codes');
-  await page.getByRole('link', { name: 'I have saved them' }).click();
-  clock.advance(30_000); // confirming used up this step
-  return { secret, codes };
-}
-
-async function expectVisible(page: Page, selector: string): Promise<void> {
-  await page.locator(selector).first().waitFor({ state: 'visible', timeout: 10_000 });
-}
-
-async function signOut(page: Page): Promise<void> {
-  await page.getByRole('button', { name: 'Sign out' }).click();
-}
+const enrol = (page: Page, screenshots = false) => enrolWith(rig, page, screenshots ? (name) => shot(page, name) : undefined);
 
 /** The newest email code sent to `address`, from the embedded mail path. */
 async function emailCode(address: string, notBefore: number): Promise<string> {

@@ -1,6 +1,7 @@
 import { Router, type Response } from 'express';
 import type { TwostepClient } from '@twostep/client';
 import { flashMessage, html, page, signInForm } from './html';
+import { mountPasskeySettings, passkeySettings } from './passkeys';
 import { mountSecondStep, startSecondStep, type SecondStepSite } from './second-step';
 import { sessionOf, takeFlash, type Session } from './sessions';
 import type { DemoUser, UserStore } from './users';
@@ -104,7 +105,14 @@ export function portalRoutes(users: UserStore, twostep: TwostepClient): Router {
     const flash = takeFlash(session);
     const status = await twostep.getStatus(account(user));
     if (!status.ok) throw new Error(status.error.message);
-    const view = status.data as { status: 'Enabled' | 'Disabled'; method?: 'totp' | 'email' | null; setupPending?: boolean; recoveryCodesRemaining?: number; resetRecommended?: boolean };
+    const view = status.data as {
+      status: 'Enabled' | 'Disabled';
+      method?: 'totp' | 'email' | null;
+      setupPending?: boolean;
+      recoveryCodesRemaining?: number;
+      resetRecommended?: boolean;
+      passkeys?: { passkeyId: string; name: string; createdAt: string; lastUsedAt: string | null }[];
+    };
     const csrf = session.csrf;
     let section;
     if (view.status === 'Enabled' && view.method === 'email') {
@@ -114,6 +122,7 @@ export function portalRoutes(users: UserStore, twostep: TwostepClient): Router {
         <p>Codes come from your authenticator app. Recovery codes left: <strong id="codes-left">${view.recoveryCodesRemaining ?? 0}</strong>.</p>
         ${view.resetRecommended ? html`<p class="warning">A recovery code was used. Consider setting up two-factor authentication again.</p>` : html``}
         <form method="post" action="/account/2fa/recovery-codes"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit" class="secondary">Get new recovery codes</button></form>
+        ${passkeySettings(view.passkeys ?? [], csrf)}
         <h2>Disable two-factor authentication</h2>
         <form method="post" action="/account/2fa/disable">
           <input type="hidden" name="_csrf" value="${csrf}">
@@ -153,6 +162,11 @@ export function portalRoutes(users: UserStore, twostep: TwostepClient): Router {
         nav(session),
       ),
     );
+  });
+
+  mountPasskeySettings(router, twostep, (response) => {
+    const user = signedInUser(response);
+    return user ? account(user) : undefined;
   });
 
   router.post('/account/2fa/setup', async (_request, response) => {

@@ -1,6 +1,7 @@
 import type { Request, Response, Router } from 'express';
 import type { TwostepClient } from '@twostep/client';
 import { flashMessage, html, page, type Html } from './html';
+import { mountPasskeyLogin, passkeyPrompt } from './passkeys';
 import { cookies, sessionOf, takeFlash, type PendingLogin, type Session } from './sessions';
 import type { Area, DemoUser } from './users';
 
@@ -31,8 +32,8 @@ export async function startSecondStep(site: SecondStepSite, request: Request, re
   const started = await site.twostep.startChallenge(account, { email: user.email, ...(deviceToken ? { deviceToken } : {}) });
   if (started.ok) {
     if (!started.data.required) return site.signedIn(session, user, false);
-    const { challengeId, method, sentTo } = started.data;
-    session.pending[site.area] = { username: user.username, ...account, challengeId, method, sentTo, attempted: false };
+    const { challengeId, method, methods, sentTo } = started.data;
+    session.pending[site.area] = { username: user.username, ...account, challengeId, method, methods, sentTo, attempted: false };
     return `${site.base}/2fa`;
   }
   const error = started.error;
@@ -50,6 +51,23 @@ export const lockMessage = (lockedUntil: string | undefined) =>
 
 export function mountSecondStep(router: Router, site: SecondStepSite): void {
   const pendingOf = (response: Response): PendingLogin | undefined => sessionOf(response).pending[site.area];
+  /** Signed in: remembers the device when asked, returns where to go. Codes and passkeys end here alike. */
+  const passed = (response: Response, session: Session, pending: PendingLogin, device: { deviceToken?: string; deviceTrustedUntil?: string }): string => {
+    delete session.pending[site.area];
+    if (device.deviceToken && device.deviceTrustedUntil) {
+      const maxAge = Math.max(0, Math.floor((Date.parse(device.deviceTrustedUntil) - Date.now()) / 1000));
+      response.append('Set-Cookie', `${deviceCookie(pending.tenantId, pending.userId)}=${device.deviceToken}; HttpOnly; SameSite=Lax; Path=/; Max-Age=${maxAge}`);
+    }
+    return site.signedIn(session, site.findUser(pending.username)!, false);
+  };
+  /** A refusal that ends this login (a lock, a challenge gone): back to the password step with the reason. */
+  const ended = (session: Session, _pending: PendingLogin, error: { error: string; message: string; lockedUntil?: string }): string | null => {
+    if (error.error !== 'account_locked' && error.error !== 'challenge_not_found' && error.error !== 'challenge_expired') return null;
+    delete session.pending[site.area];
+    session.flash = { kind: 'error', text: error.error === 'account_locked' ? lockMessage(error.lockedUntil) : error.message };
+    return site.base;
+  };
+  mountPasskeyLogin(router, { base: site.base, twostep: site.twostep, pendingOf, passed: (_request, response, session, pending, device) => passed(response, session, pending, device), ended });
 
   router.get(`${site.base}/2fa`, (_request, response) => {
     const pending = pendingOf(response);
@@ -79,6 +97,7 @@ export function mountSecondStep(router: Router, site: SecondStepSite): void {
                 ${cooldown > 0 ? html`<span class="hint" id="cooldown" role="status">You can ask for a new code in ${cooldown} seconds.</span>` : html``}
               </form>`
             : html``}
+          ${pending.methods?.includes('webauthn') ? passkeyPrompt(site.base, csrf) : html``}
           ${email ? html`` : html`<p><a href="${site.base}/recovery" id="use-recovery">Use a recovery code</a></p>`}
         `,
         site.nav(),
@@ -98,25 +117,10 @@ export function mountSecondStep(router: Router, site: SecondStepSite): void {
     }
     const result = await site.twostep.verifyChallenge({ tenantId: pending.tenantId, userId: pending.userId, challengeId: pending.challengeId }, { code, rememberDevice: body.remember === '1' });
     pending.attempted = true;
-    if (result.ok) {
-      delete session.pending[site.area];
-      if (result.data.deviceToken && result.data.deviceTrustedUntil) {
-        const maxAge = Math.max(0, Math.floor((Date.parse(result.data.deviceTrustedUntil) - Date.now()) / 1000));
-        response.append('Set-Cookie', `${deviceCookie(pending.tenantId, pending.userId)}=${result.data.deviceToken}; HttpOnly; SameSite=Lax; Path=/; Max-Age=${maxAge}`);
-      }
-      return response.redirect(site.signedIn(session, site.findUser(pending.username)!, false));
-    }
+    if (result.ok) return response.redirect(passed(response, session, pending, result.data));
     const error = result.error;
-    if (error.error === 'account_locked') {
-      delete session.pending[site.area];
-      session.flash = { kind: 'error', text: lockMessage(error.lockedUntil) };
-      return response.redirect(site.base);
-    }
-    if (error.error === 'challenge_not_found' || error.error === 'challenge_expired') {
-      delete session.pending[site.area];
-      session.flash = { kind: 'error', text: error.message };
-      return response.redirect(site.base);
-    }
+    const ending = ended(session, pending, error);
+    if (ending) return response.redirect(ending);
     // A code already used (e.g. the one that confirmed setup) keeps the seed's sentence and adds what to do.
     session.flash = { kind: 'error', text: error.hint ? `${error.message} ${error.hint}` : error.message };
     response.redirect(`${site.base}/2fa`);

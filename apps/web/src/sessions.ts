@@ -9,6 +9,8 @@ export interface PendingLogin {
   userId: string;
   challengeId: string;
   method: 'totp' | 'email';
+  /** Every way the challenge can be answered (`webauthn`: the account has a passkey). */
+  methods?: ('totp' | 'email' | 'webauthn')[];
   sentTo?: string;
   /** An attempt was made: only then may a new email code be asked for. */
   attempted: boolean;

@@ -4,6 +4,7 @@ import { twostepClient } from '@twostep/client';
 import { adminRoutes } from './admin';
 import { html, page } from './html';
 import { managerRoutes } from './manager';
+import { mountPasskeyScript } from './passkeys';
 import { portalRoutes } from './portal';
 import { Sessions } from './sessions';
 import { DEMO_SIGN_INS, UserStore } from './users';
@@ -30,10 +31,13 @@ export function createWebApp(options: WebOptions): express.Express {
   app.use((_request, response, next) => {
     response.setHeader('Cache-Control', 'no-store');
     response.setHeader('X-Frame-Options', 'DENY');
-    response.setHeader('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
+    response.setHeader('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
     next();
   });
   app.use(express.urlencoded({ extended: false, limit: '8kb' }));
+  // The passkey screens post the browser's WebAuthn answers as JSON (with _csrf, like every form).
+  app.use(express.json({ limit: '32kb' }));
+  mountPasskeyScript(app);
   app.use(new Sessions().middleware());
   app.get('/', (_request, response) => {
     response.send(

@@ -43,6 +43,7 @@ export interface ClientOptions {
 export type Account = { tenantId: string; userId: string };
 export type ChallengeRef = Account & { challengeId: string };
 export type DeviceRef = Account & { deviceId: string };
+export type PasskeyRef = Account & { passkeyId: string };
 
 /** Turns openapi-fetch's answer into a Result. */
 async function settle<Id extends keyof operations>(pending: Promise<{ data?: unknown; error?: unknown; response: Response }>): Promise<Result<Id>> {
@@ -103,6 +104,22 @@ export function twostepClient(options: ClientOptions) {
       settle<'revokeTrustedDevice'>(
         http.POST('/v1/tenants/{tenantId}/accounts/{userId}/trusted-devices/{deviceId}/revoke', { params: { path: { ...account(ref), deviceId: ref.deviceId } }, body }),
       ),
+
+    // passkeys
+    passkeyRegistrationOptions: (ref: Account) =>
+      settle<'passkeyRegistrationOptions'>(http.POST('/v1/tenants/{tenantId}/accounts/{userId}/passkeys/registration-options', { params: { path: account(ref) }, body: {} })),
+    registerPasskey: (ref: Account, body: Body<'registerPasskey'>) =>
+      settle<'registerPasskey'>(http.POST('/v1/tenants/{tenantId}/accounts/{userId}/passkeys', { params: { path: account(ref) }, body })),
+    listPasskeys: (ref: Account) => settle<'listPasskeys'>(http.GET('/v1/tenants/{tenantId}/accounts/{userId}/passkeys', { params: { path: account(ref) } })),
+    /** Portal keys send no body (the customer removes); operator and admin keys pass `{ operatorId }`. */
+    removePasskey: (ref: PasskeyRef, body: Body<'removePasskey'> = {}) =>
+      settle<'removePasskey'>(
+        http.POST('/v1/tenants/{tenantId}/accounts/{userId}/passkeys/{passkeyId}/remove', { params: { path: { ...account(ref), passkeyId: ref.passkeyId } }, body }),
+      ),
+    passkeyAssertionOptions: (ref: ChallengeRef) =>
+      settle<'passkeyAssertionOptions'>(http.POST('/v1/tenants/{tenantId}/accounts/{userId}/challenges/{challengeId}/passkey/options', { params: { path: challenge(ref) }, body: {} })),
+    verifyPasskey: (ref: ChallengeRef, body: Body<'verifyPasskey'>) =>
+      settle<'verifyPasskey'>(http.POST('/v1/tenants/{tenantId}/accounts/{userId}/challenges/{challengeId}/passkey/verify', { params: { path: challenge(ref) }, body })),
 
     // policy
     getPolicy: (tenantId: string) => settle<'getPolicy'>(http.GET('/v1/tenants/{tenantId}/policy', { params: { path: { tenantId } } })),

@@ -264,6 +264,122 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenantId}/accounts/{userId}/passkeys/registration-options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start adding a passkey: WebAuthn creation options for navigator.credentials.create()
+         * @description The account's 2FA must be on with the authenticator app (409 `not_enabled`), and the tenant's policy must name passkeyRpId and passkeyOrigins (409 `passkeys_not_configured`). Pass `options` to the browser and send its answer, with `registrationId`, to `registerPasskey` within 5 minutes. At most 10 passkeys per account.
+         *
+         *     Roles: portal.
+         */
+        post: operations["passkeyRegistrationOptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/accounts/{userId}/passkeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The account's passkeys, oldest first
+         * @description An account without any (or unknown to twostep) has an empty list. Remove one with `removePasskey`.
+         *
+         *     Roles: portal, operator, admin.
+         */
+        get: operations["listPasskeys"];
+        put?: never;
+        /**
+         * Add the passkey the browser created: it can then answer the account's logins
+         * @description A response that does not verify (wrong challenge, origin or relying party) is 400 `passkey_rejected`; an old registration is 410 `registration_expired`. The customer gets a security email ("a passkey was added").
+         *
+         *     Roles: portal.
+         */
+        post: operations["registerPasskey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/accounts/{userId}/passkeys/{passkeyId}/remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove one passkey: it no longer answers logins
+         * @description The authenticator app and the other passkeys keep working. 404 `passkey_not_found` when the account has no passkey with this id. Operator and admin keys send `operatorId` (in the event log); portal keys send `{}`.
+         *
+         *     Roles: portal, operator, admin.
+         */
+        post: operations["removePasskey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/accounts/{userId}/challenges/{challengeId}/passkey/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * WebAuthn request options for navigator.credentials.get(), to answer a login with a passkey
+         * @description For a challenge whose `methods` include `webauthn`. The options' challenge is bound to this login challenge: it is single-use and expires with it.
+         *
+         *     Roles: portal.
+         */
+        post: operations["passkeyAssertionOptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/accounts/{userId}/challenges/{challengeId}/passkey/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Answer a challenge with the browser's passkey assertion
+         * @description An assertion that does not verify (a passkey this account does not have, a wrong signature, another origin, a signature counter that did not move forward) is 422 `invalid_passkey` with `attemptsLeft`: it counts toward the same lock as a wrong code, and the attempt that reaches the limit is 423 `account_locked`. `rememberDevice` and `deviceLabel` work as for `verifyChallenge`.
+         *
+         *     Roles: portal.
+         */
+        post: operations["verifyPasskey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenantId}/accounts/{userId}/two-factor/reseller-disable": {
         parameters: {
             query?: never;
@@ -430,7 +546,7 @@ export interface components {
             error: string;
             /** @description A sentence for people (the seeds' exact wording where they give one) */
             message: string;
-            /** @description invalid_code: attempts left before the lock */
+            /** @description invalid_code, invalid_passkey: attempts left before the lock */
             attemptsLeft?: number;
             /**
              * @description invalid_code: the code matched a step already used
@@ -522,6 +638,8 @@ export interface operations {
                         challengeId: string;
                         /** @enum {string} */
                         method: "totp" | "email";
+                        /** @description every way this challenge can be answered: `webauthn` when the account has a passkey (`…/passkey/options`, then `…/passkey/verify`) */
+                        methods: ("totp" | "email" | "webauthn")[];
                         /** Format: date-time */
                         expiresAt: string;
                         /** @description email (always): the masked address the code was sent to */
@@ -1825,6 +1943,8 @@ export interface operations {
                          */
                         status: "Enabled" | "Disabled";
                         method: ("totp" | "email") | null;
+                        /** @description every way a login of this account can be answered: `webauthn` when it has a passkey; empty when 2FA is off */
+                        methods: ("totp" | "webauthn" | "email")[];
                         setupPending: boolean;
                         recoveryCodesRemaining: number;
                         /** @description a recovery code was used: recommend setting up again */
@@ -1840,6 +1960,15 @@ export interface operations {
                             createdAt: string | null;
                             /** Format: date-time */
                             expiresAt: string;
+                        }[];
+                        /** @description passkeys that can answer a login, oldest first */
+                        passkeys: {
+                            passkeyId: string;
+                            name: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** @description the last login it answered; null when it has answered none */
+                            lastUsedAt: string | null;
                         }[];
                         lastCodeSent: {
                             /** @description masked address */
@@ -2134,6 +2263,861 @@ export interface operations {
             };
         };
     };
+    passkeyRegistrationOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Store (tenant) id; `admin` is the admin console */
+                tenantId: string;
+                /** @description The customer's or admin user's id in the calling platform */
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Options for the browser, and the id of this registration */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        registrationId: string;
+                        /** @description pass to navigator.credentials (e.g. @simplewebauthn/browser) */
+                        options: {
+                            challenge: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            /** @description `invalid_id`, `validation_failed`, `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "invalid_id" | "validation_failed" | "malformed_json";
+                    };
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    "WWW-Authenticate"?: "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "unauthorized";
+                    };
+                };
+            };
+            /** @description `forbidden_role`, `forbidden_tenant` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "forbidden_role" | "forbidden_tenant";
+                    };
+                };
+            };
+            /** @description `not_enabled`, `passkeys_not_configured`, `passkey_limit` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "not_enabled" | "passkeys_not_configured" | "passkey_limit";
+                    };
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "payload_too_large";
+                    };
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "internal_error";
+                    };
+                };
+            };
+        };
+    };
+    listPasskeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Store (tenant) id; `admin` is the admin console */
+                tenantId: string;
+                /** @description The customer's or admin user's id in the calling platform */
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The passkeys */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        passkeys: {
+                            passkeyId: string;
+                            name: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** @description the last login it answered; null when it has answered none */
+                            lastUsedAt: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description `invalid_id` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "invalid_id";
+                    };
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    "WWW-Authenticate"?: "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "unauthorized";
+                    };
+                };
+            };
+            /** @description `forbidden_role`, `forbidden_tenant` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "forbidden_role" | "forbidden_tenant";
+                    };
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "internal_error";
+                    };
+                };
+            };
+        };
+    };
+    registerPasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Store (tenant) id; `admin` is the admin console */
+                tenantId: string;
+                /** @description The customer's or admin user's id in the calling platform */
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    registrationId: string;
+                    /** @description what the customer calls this passkey, e.g. "MacBook Touch ID"; unique per account */
+                    name: string;
+                    /** @description the browser's PublicKeyCredential from navigator.credentials.create(), as JSON (`RegistrationResponseJSON`) */
+                    response: {
+                        id: string;
+                        rawId: string;
+                        /** @constant */
+                        type: "public-key";
+                        response: {
+                            clientDataJSON: string;
+                            attestationObject: string;
+                            transports?: string[];
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        clientExtensionResults: {
+                            [key: string]: unknown;
+                        };
+                        /** @enum {string} */
+                        authenticatorAttachment?: "platform" | "cross-platform";
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Added */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        passkeyId: string;
+                        name: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                    };
+                };
+            };
+            /** @description `invalid_id`, `validation_failed`, `malformed_json`, `passkey_rejected` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "invalid_id" | "validation_failed" | "malformed_json" | "passkey_rejected";
+                    };
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    "WWW-Authenticate"?: "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "unauthorized";
+                    };
+                };
+            };
+            /** @description `forbidden_role`, `forbidden_tenant` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "forbidden_role" | "forbidden_tenant";
+                    };
+                };
+            };
+            /** @description `not_enabled`, `passkeys_not_configured`, `passkey_already_registered`, `passkey_name_taken`, `passkey_limit`, `concurrent_update` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "not_enabled" | "passkeys_not_configured" | "passkey_already_registered" | "passkey_name_taken" | "passkey_limit" | "concurrent_update";
+                    };
+                };
+            };
+            /** @description `registration_expired` */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "registration_expired";
+                    };
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "payload_too_large";
+                    };
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "internal_error";
+                    };
+                };
+            };
+        };
+    };
+    removePasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Store (tenant) id; `admin` is the admin console */
+                tenantId: string;
+                /** @description The customer's or admin user's id in the calling platform */
+                userId: string;
+                /** @description A passkey's id (`registerPasskey`, `listPasskeys`) */
+                passkeyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    operatorId?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Removed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        removed: true;
+                        passkeyId: string;
+                    };
+                };
+            };
+            /** @description `invalid_id`, `validation_failed`, `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "invalid_id" | "validation_failed" | "malformed_json";
+                    };
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    "WWW-Authenticate"?: "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "unauthorized";
+                    };
+                };
+            };
+            /** @description `forbidden_role`, `forbidden_tenant` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "forbidden_role" | "forbidden_tenant";
+                    };
+                };
+            };
+            /** @description `passkey_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "passkey_not_found";
+                    };
+                };
+            };
+            /** @description `concurrent_update` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "concurrent_update";
+                    };
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "payload_too_large";
+                    };
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "internal_error";
+                    };
+                };
+            };
+        };
+    };
+    passkeyAssertionOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Store (tenant) id; `admin` is the admin console */
+                tenantId: string;
+                /** @description The customer's or admin user's id in the calling platform */
+                userId: string;
+                /** @description The id `POST …/challenges` returned */
+                challengeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Options for the browser */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description pass to navigator.credentials (e.g. @simplewebauthn/browser) */
+                        options: {
+                            challenge: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            /** @description `invalid_id`, `validation_failed`, `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "invalid_id" | "validation_failed" | "malformed_json";
+                    };
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    "WWW-Authenticate"?: "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "unauthorized";
+                    };
+                };
+            };
+            /** @description `forbidden_role`, `forbidden_tenant` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "forbidden_role" | "forbidden_tenant";
+                    };
+                };
+            };
+            /** @description `challenge_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "challenge_not_found";
+                    };
+                };
+            };
+            /** @description `passkey_not_available`, `passkeys_not_configured` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "passkey_not_available" | "passkeys_not_configured";
+                    };
+                };
+            };
+            /** @description `challenge_expired` */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "challenge_expired";
+                    };
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "payload_too_large";
+                    };
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description `account_locked` */
+            423: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "account_locked";
+                    };
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "internal_error";
+                    };
+                };
+            };
+        };
+    };
+    verifyPasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Store (tenant) id; `admin` is the admin console */
+                tenantId: string;
+                /** @description The customer's or admin user's id in the calling platform */
+                userId: string;
+                /** @description The id `POST …/challenges` returned */
+                challengeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description the browser's PublicKeyCredential from navigator.credentials.get(), as JSON (`AuthenticationResponseJSON`) */
+                    response: {
+                        id: string;
+                        rawId: string;
+                        /** @constant */
+                        type: "public-key";
+                        response: {
+                            clientDataJSON: string;
+                            authenticatorData: string;
+                            signature: string;
+                            userHandle?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        clientExtensionResults: {
+                            [key: string]: unknown;
+                        };
+                        /** @enum {string} */
+                        authenticatorAttachment?: "platform" | "cross-platform";
+                    };
+                    rememberDevice?: boolean;
+                    /** @description a name for the remembered device, e.g. a user-agent summary ("Firefox on Linux"); shown in the device list and event log */
+                    deviceLabel?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Verified; with `rememberDevice`, a device token to pass to the next `startChallenge` */
+            200: {
+                headers: {
+                    /** @description no-store: the answer holds a secret */
+                    "Cache-Control"?: "no-store";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        verified: true;
+                        passkeyId: string;
+                        /** @description rememberDevice: keep it on the device; shown only this once */
+                        deviceToken?: string;
+                        deviceId?: string;
+                        /** Format: date-time */
+                        deviceTrustedUntil?: string;
+                    };
+                };
+            };
+            /** @description `invalid_id`, `validation_failed`, `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "invalid_id" | "validation_failed" | "malformed_json";
+                    };
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    "WWW-Authenticate"?: "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "unauthorized";
+                    };
+                };
+            };
+            /** @description `forbidden_role`, `forbidden_tenant` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "forbidden_role" | "forbidden_tenant";
+                    };
+                };
+            };
+            /** @description `challenge_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "challenge_not_found";
+                    };
+                };
+            };
+            /** @description `passkey_not_available`, `passkeys_not_configured`, `concurrent_update` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "passkey_not_available" | "passkeys_not_configured" | "concurrent_update";
+                    };
+                };
+            };
+            /** @description `challenge_expired` */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "challenge_expired";
+                    };
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "payload_too_large";
+                    };
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description `invalid_passkey` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "invalid_passkey";
+                    };
+                };
+            };
+            /** @description `account_locked` */
+            423: {
+                headers: {
+                    /** @description seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "account_locked";
+                    };
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {string} */
+                        error: "internal_error";
+                    };
+                };
+            };
+        };
+    };
     resellerDisable: {
         parameters: {
             query?: never;
@@ -2407,6 +3391,10 @@ export interface operations {
                         resendCooldownSeconds: number;
                         /** @description the name customers know the store by: the authenticator app lists it and emails are signed with it; null for the default */
                         displayName: string | null;
+                        /** @description the WebAuthn relying-party id for passkeys: the storefront's domain (e.g. shop.example.com; localhost for development), never an IP address; null turns passkeys off */
+                        passkeyRpId: string | null;
+                        /** @description the page origins allowed to register and use passkeys (https://host[:port], or http://localhost[:port]), each on passkeyRpId or a subdomain of it; at most 10 */
+                        passkeyOrigins: string[];
                     };
                 };
             };
@@ -2488,6 +3476,10 @@ export interface operations {
                     resendCooldownSeconds?: number;
                     /** @description the name customers know the store by: the authenticator app lists it and emails are signed with it; null for the default */
                     displayName?: string | null;
+                    /** @description the WebAuthn relying-party id for passkeys: the storefront's domain (e.g. shop.example.com; localhost for development), never an IP address; null turns passkeys off */
+                    passkeyRpId?: string | null;
+                    /** @description the page origins allowed to register and use passkeys (https://host[:port], or http://localhost[:port]), each on passkeyRpId or a subdomain of it; at most 10 */
+                    passkeyOrigins?: string[];
                 };
             };
         };
@@ -2514,6 +3506,10 @@ export interface operations {
                         resendCooldownSeconds: number;
                         /** @description the name customers know the store by: the authenticator app lists it and emails are signed with it; null for the default */
                         displayName: string | null;
+                        /** @description the WebAuthn relying-party id for passkeys: the storefront's domain (e.g. shop.example.com; localhost for development), never an IP address; null turns passkeys off */
+                        passkeyRpId: string | null;
+                        /** @description the page origins allowed to register and use passkeys (https://host[:port], or http://localhost[:port]), each on passkeyRpId or a subdomain of it; at most 10 */
+                        passkeyOrigins: string[];
                     };
                 };
             };
