@@ -219,7 +219,7 @@ describe('bad input over HTTP', () => {
 
   describe('tenant policy', () => {
     const policyUrl = '/v1/tenants/store-3/policy';
-    const baseline = { emailOtpRequired: false, codeTtlMinutes: 15, trustedDeviceDays: 7, maxFailedAttempts: 5, lockoutMinutes: 60, resendCooldownSeconds: 45, displayName: 'Store Three' };
+    const baseline = { emailOtpRequired: false, codeTtlMinutes: 15, trustedDeviceDays: 7, maxFailedAttempts: 5, lockoutMinutes: 60, resendCooldownSeconds: 45, displayName: 'Store Three', passkeyRpId: null, passkeyOrigins: [] };
     const current = async () => (await t.as('admin').get(policyUrl).expect(200)).body;
 
     beforeAll(async () => {

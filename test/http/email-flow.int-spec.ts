@@ -531,6 +531,8 @@ describe('admin console (global) settings are separate from store settings', () 
       lockoutMinutes: 30,
       resendCooldownSeconds: 30,
       displayName: null,
+      passkeyRpId: null,
+      passkeyOrigins: [],
     });
 
     expectOk(await admin.updatePolicy('store-1', { codeTtlMinutes: 20, trustedDeviceDays: 7 }));
@@ -544,6 +546,8 @@ describe('admin console (global) settings are separate from store settings', () 
       lockoutMinutes: 15,
       resendCooldownSeconds: 30,
       displayName: null,
+      passkeyRpId: null,
+      passkeyOrigins: [],
     });
     const storeAgain = expectOk(await admin.getPolicy('store-1'));
     expect(storeAgain).toMatchObject({ emailOtpRequired: false, codeTtlMinutes: 20, trustedDeviceDays: 7 });

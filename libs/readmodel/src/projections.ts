@@ -142,10 +142,9 @@ export function toLogEntry(stored: StoredEvent): EventLogEntry {
 export function presentStatus(view: StatusView, now: Date, policy: Pick<Policy, 'emailOtpRequired'>): StatusView {
   const lockActive = view.lockedUntil !== null && Date.parse(view.lockedUntil) > now.getTime();
   const byPolicy = view.status === 'Disabled' && policy.emailOtpRequired;
-  const presented: StatusView = byPolicy ? { ...view, status: 'Enabled', method: 'email' } : view;
   return {
-    ...presented,
-    methods: methodsOf(presented),
+    ...view,
+    ...(byPolicy ? { status: 'Enabled' as const, method: 'email' as const } : {}),
     lockedUntil: lockActive ? view.lockedUntil : null,
     passkeys: passkeysOf(view),
     trustedDevices: view.trustedDevices

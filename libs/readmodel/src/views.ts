@@ -5,8 +5,6 @@ export interface StatusView {
   status: 'Enabled' | 'Disabled';
   /** Stored views record only 'totp'; 'email' is presented on read where the tenant policy requires email codes. */
   method: 'totp' | 'email' | null;
-  /** Every way a login can be answered; computed on read (`presentStatus`), not stored. */
-  methods?: ('totp' | 'webauthn' | 'email')[];
   setupPending: boolean;
   recoveryCodesRemaining: number;
   resetRecommended: boolean;
