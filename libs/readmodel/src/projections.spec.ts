@@ -75,3 +75,46 @@ describe('foldPolicy (read side) folds through the domain evolve, upcast include
     expect(policy.trustedDeviceDays).toBe(DEFAULT_POLICY.trustedDeviceDays);
   });
 });
+
+describe('status view: passkeys and methods', () => {
+  const enabled = storedEvent(stream, 0, 1, 'TwoFactorEnabled', { method: 'totp', recoveryCodeHashes: ['a', 'b'], confirmedStep: 1 });
+  const registered = (revision: number, passkeyId: string) =>
+    storedEvent(stream, revision, revision + 1, 'PasskeyRegistered', { passkeyId, credentialId: `cred-${passkeyId}`, name: `Key ${passkeyId}`, publicKey: `cose-${passkeyId}`, counter: 0, transports: [] });
+
+  it('lists passkeys by id, name and times (never the credential or key) and methods totp + webauthn', () => {
+    const events = [enabled, registered(1, 'pk-1'), registered(2, 'pk-2')];
+    const view = fold(events);
+    expect(view.passkeys).toEqual([
+      { passkeyId: 'pk-1', name: 'Key pk-1', createdAt: events[1]!.metadata.at, lastUsedAt: null },
+      { passkeyId: 'pk-2', name: 'Key pk-2', createdAt: events[2]!.metadata.at, lastUsedAt: null },
+    ]);
+    expect(view.methods).toEqual(['totp', 'webauthn']);
+    expect(JSON.stringify(view)).not.toMatch(/cose-|cred-/);
+  });
+
+  it('a passkey login sets lastUsedAt; removing the last one leaves totp; disable leaves nothing', () => {
+    const passed = storedEvent(stream, 2, 3, 'ChallengePassed', { challengeId: 'c', method: 'webauthn', passkey: { passkeyId: 'pk-1', counter: 3 } });
+    const used = fold([enabled, registered(1, 'pk-1'), passed]);
+    expect(used.passkeys![0]!.lastUsedAt).toBe(passed.metadata.at);
+    const removed = fold([enabled, registered(1, 'pk-1'), storedEvent(stream, 2, 3, 'PasskeyRemoved', { passkeyId: 'pk-1', by: 'customer' })]);
+    expect({ passkeys: removed.passkeys, methods: removed.methods }).toEqual({ passkeys: [], methods: ['totp'] });
+    const disabled = fold([enabled, registered(1, 'pk-1'), storedEvent(stream, 2, 3, 'PasskeysRemoved', { reason: 'disabled', count: 1 }), storedEvent(stream, 3, 4, 'TwoFactorDisabled', { by: 'customer', passwordConfirmed: true })]);
+    expect({ passkeys: disabled.passkeys, methods: disabled.methods }).toEqual({ passkeys: [], methods: [] });
+  });
+
+  it('presentStatus: email by policy is methods [email]; a view stored before passkeys gets both fields from the rest', () => {
+    expect(presentStatus(emptyStatus('store-1', 'bob'), new Date(), { emailOtpRequired: true }).methods).toEqual(['email']);
+    const { passkeys: _passkeys, methods: _methods, ...old } = fold([enabled]);
+    const presented = presentStatus(old as StatusView, new Date(), DEFAULT_POLICY);
+    expect({ passkeys: presented.passkeys, methods: presented.methods }).toEqual({ passkeys: [], methods: ['totp'] });
+  });
+
+  it('event-log wording for the passkey events', () => {
+    expect(describeEvent(registered(1, 'pk-1'))).toBe('Passkey "Key pk-1" added; passkey id pk-1');
+    expect(describeEvent(storedEvent(stream, 2, 3, 'PasskeyRemoved', { passkeyId: 'pk-1', by: 'operator', operatorId: 'ann' }))).toBe('Passkey pk-1 removed by reseller ann');
+    expect(describeEvent(storedEvent(stream, 2, 3, 'ChallengePassed', { challengeId: 'c', method: 'webauthn', passkey: { passkeyId: 'pk-1', counter: 3 } }))).toBe('Login verified (passkey pk-1)');
+    expect(describeEvent(storedEvent(stream, 2, 3, 'AttemptFailed', { challengeId: 'c', method: 'webauthn', reason: 'counter_regressed', failedAttempts: 1, attemptsLeft: 2 }))).toBe(
+      'Failed passkey attempt (passkey signature counter did not advance: possibly a cloned authenticator), 2 attempts left',
+    );
+  });
+});

@@ -14,6 +14,7 @@ export function emptyStatus(tenantId: string, userId: string): StatusView {
     resetRecommended: false,
     failedAttempts: 0,
     lockedUntil: null,
+    methods: [],
     trustedDevices: [],
     passkeys: [],
     lastCodeSent: null,
@@ -29,6 +30,11 @@ export function emptyStatus(tenantId: string, userId: string): StatusView {
  * redelivered event is harmless. Pure: the store adapter persists the result.
  */
 export function projectStatus(view: StatusView | null, stored: StoredEvent): StatusView | null {
+  const next = evolveStatus(view, stored);
+  return next === null || next === view ? next : { ...next, methods: methodsOf(next) };
+}
+
+function evolveStatus(view: StatusView | null, stored: StoredEvent): StatusView | null {
   const stream = parseStream(stored.stream);
   if (stream.kind !== 'account') return view;
   const current = view ?? emptyStatus(stream.tenantId, stream.userId);
@@ -144,6 +150,7 @@ export function presentStatus(view: StatusView, now: Date, policy: Pick<Policy, 
   const byPolicy = view.status === 'Disabled' && policy.emailOtpRequired;
   return {
     ...view,
+    methods: byPolicy ? ['email'] : (view.methods ?? methodsOf(view)),
     ...(byPolicy ? { status: 'Enabled' as const, method: 'email' as const } : {}),
     lockedUntil: lockActive ? view.lockedUntil : null,
     passkeys: passkeysOf(view),

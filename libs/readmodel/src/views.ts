@@ -5,6 +5,8 @@ export interface StatusView {
   status: 'Enabled' | 'Disabled';
   /** Stored views record only 'totp'; 'email' is presented on read where the tenant policy requires email codes. */
   method: 'totp' | 'email' | null;
+  /** Every way a login can be answered: `totp`, then `webauthn` with a passkey; `email` is presented on read, as `method` is (absent in a view stored before passkeys: presented from the rest). */
+  methods?: ('totp' | 'webauthn' | 'email')[];
   setupPending: boolean;
   recoveryCodesRemaining: number;
   resetRecommended: boolean;

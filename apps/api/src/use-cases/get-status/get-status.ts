@@ -1,5 +1,5 @@
 import { Controller, Get, Inject, Param } from '@nestjs/common';
-import { emptyStatus, methodsOf, presentStatus } from '@twostep/readmodel';
+import { emptyStatus, presentStatus } from '@twostep/readmodel';
 import type { AccountRef } from '../../accounts/account-runner';
 import { ReadModels } from '../../accounts/read-models';
 import { Roles } from '../../http/auth.guard';
@@ -62,6 +62,6 @@ export class GetStatusController {
     if (principal.role === 'operator') {
       return { tenantId, userId, status: status.status, lockedUntil: status.lockedUntil };
     }
-    return { ...status, methods: methodsOf(view) };
+    return status;
   }
 }

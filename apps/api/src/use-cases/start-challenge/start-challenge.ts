@@ -66,7 +66,7 @@ export class StartChallengeHandler implements ICommandHandler<StartChallengeComm
     const issued = result.events.find((event) => event.type === 'CodeIssued');
     // An account with passkeys answers its TOTP challenge with either (…/passkey/options, then …/passkey/verify).
     const methods: ('totp' | 'email' | 'webauthn')[] = method === 'totp' && result.state.passkeys.length > 0 ? ['totp', 'webauthn'] : [method];
-    return { required: true, challengeId, method, methods, expiresAt, ...(issued ? { sentTo: issued.data.maskedRecipient } : {}) };
+    return { required: true, challengeId, method, expiresAt, ...(issued ? { sentTo: issued.data.maskedRecipient } : {}), methods };
   }
 }
 
