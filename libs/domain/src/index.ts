@@ -6,4 +6,3 @@ export * from './account';
 export * from './constant-time';
 export * from './decider';
 export * from './upcast';
-export * from './passkeys';

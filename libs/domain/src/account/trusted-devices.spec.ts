@@ -1,6 +1,6 @@
-import { challengeRequirement, MAX_TRUSTED_DEVICES, type AccountCommand } from './account';
-import type { AccountEvent } from './events';
-import { DEFAULT_POLICY } from './policy';
+import { challengeRequirement, MAX_TRUSTED_DEVICES, type AccountCommand } from '.';
+import type { AccountEvent } from '../events';
+import { DEFAULT_POLICY } from '../policy';
 import {
   STEP,
   T0,
@@ -14,7 +14,7 @@ import {
   seconds,
   totpChallenge,
   totpEnabled,
-} from './testing/decider-spec';
+} from '../testing/decider-spec';
 
 const EMAIL_POLICY = { ...DEFAULT_POLICY, emailOtpRequired: true };
 const EMAIL = { policy: { emailOtpRequired: true } };

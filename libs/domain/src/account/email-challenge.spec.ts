@@ -1,7 +1,7 @@
-import { challengeRequirement, decideAccount } from './account';
-import { CODE_EXPIRED_MESSAGE } from './errors';
-import type { AccountEvent } from './events';
-import { DEFAULT_POLICY } from './policy';
+import { challengeRequirement, decideAccount } from '.';
+import { CODE_EXPIRED_MESSAGE } from '../errors';
+import type { AccountEvent } from '../events';
+import { DEFAULT_POLICY } from '../policy';
 import {
   T0,
   attemptFailed,
@@ -15,7 +15,7 @@ import {
   seconds,
   totpChallenge,
   totpEnabled,
-} from './testing/decider-spec';
+} from '../testing/decider-spec';
 
 const EMAIL = { policy: { emailOtpRequired: true } };
 const ann = contact('ann@example.com');

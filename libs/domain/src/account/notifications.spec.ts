@@ -1,5 +1,5 @@
-import type { AccountCommand } from './account';
-import type { AccountEvent, NotificationKind } from './events';
+import type { AccountCommand } from '.';
+import type { AccountEvent, NotificationKind } from '../events';
 import {
   STEP,
   attemptFailed,
@@ -10,7 +10,7 @@ import {
   secret,
   totpChallenge,
   totpEnabled,
-} from './testing/decider-spec';
+} from '../testing/decider-spec';
 
 const ann = contact('ann@example.com');
 const notice = (kind: NotificationKind): AccountEvent => ({

@@ -1,9 +1,9 @@
-import type { AccountCommand } from './account';
-import type { AccountEvent } from './events';
+import type { AccountCommand } from '.';
+import type { AccountEvent } from '../events';
 import { MAX_PASSKEYS, type PasskeyProof, type VerifiedRegistration } from './passkeys';
-import { DEFAULT_POLICY, decidePolicy, initialPolicy } from './policy';
-import { DomainError } from './errors';
-import { T0, contact, given, iso, lockedAt, minutes, totpChallenge, totpEnabled } from './testing/decider-spec';
+import { DEFAULT_POLICY, decidePolicy, initialPolicy } from '../policy';
+import { DomainError } from '../errors';
+import { T0, contact, given, iso, lockedAt, minutes, totpChallenge, totpEnabled } from '../testing/decider-spec';
 
 const credential = (n: number): VerifiedRegistration => ({
   passkeyId: `pk-${n}`,

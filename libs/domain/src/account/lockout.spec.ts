@@ -1,6 +1,6 @@
-import { isLocked } from './account';
-import { invalidCodeMessage } from './errors';
-import type { AccountEvent } from './events';
+import { isLocked } from '.';
+import { invalidCodeMessage } from '../errors';
+import type { AccountEvent } from '../events';
 import {
   STEP,
   T0,
@@ -16,7 +16,7 @@ import {
   seconds,
   totpChallenge,
   totpEnabled,
-} from './testing/decider-spec';
+} from '../testing/decider-spec';
 
 const EMAIL = { policy: { emailOtpRequired: true } };
 const ann = contact('ann@example.com');

@@ -1,6 +1,6 @@
-import { challengeRequirement, isEnabled, RECOVERY_CODE_COUNT } from './account';
-import type { AccountEvent } from './events';
-import { DEFAULT_POLICY } from './policy';
+import { challengeRequirement, isEnabled, RECOVERY_CODE_COUNT } from '.';
+import type { AccountEvent } from '../events';
+import { DEFAULT_POLICY } from '../policy';
 import {
   STEP,
   T0,
@@ -15,7 +15,7 @@ import {
   secret,
   totpChallenge,
   totpEnabled,
-} from './testing/decider-spec';
+} from '../testing/decider-spec';
 
 const confirm = (matchedStep: number | null, codes: string[] = recoveryHashes()) =>
   ({ type: 'ConfirmTotpSetup', matchedStep, recoveryCodeHashes: codes }) as const;

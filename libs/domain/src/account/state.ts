@@ -1,0 +1,109 @@
+import type { ChallengeMethod, Contact, EncryptedSecret, SealedValue } from '../events';
+import type { Passkey } from './passkeys';
+import type { Policy } from '../policy';
+
+/** How many devices an account may trust at once; the oldest falls off first. */
+export const MAX_TRUSTED_DEVICES = 10;
+export const RECOVERY_CODE_COUNT = 10;
+
+export interface IssuedCode {
+  hash: string;
+  issuedAt: string;
+  expiresAt: string;
+  recipient: SealedValue;
+  maskedRecipient: string;
+  /** Failed attempts against this code; a resend needs at least one. */
+  attempts: number;
+  issue: number;
+}
+
+export interface OpenChallenge {
+  id: string;
+  method: ChallengeMethod;
+  expiresAt: string;
+  code: IssuedCode | null;
+}
+
+export interface TrustedDevice {
+  deviceId: string;
+  tokenHash: string;
+  expiresAt: string;
+  label?: string;
+}
+
+/**
+ * Decision state of one account: one stream, one expected revision, so the attempt counter stays
+ * exact across every method. Each slice (totp, challenge, lockout, trusted devices, passkeys)
+ * folds its own fields. JSON-serialisable so it can be snapshotted.
+ */
+export interface AccountState {
+  totp: { secret: EncryptedSecret } | null;
+  /** A secret set up but not yet confirmed with a code; 2FA stays as it was until then. */
+  pendingTotp: { secret: EncryptedSecret } | null;
+  /** Highest TOTP time step already accepted; an equal or older step is a replay. */
+  lastTotpStep: number;
+  recoveryCodeHashes: string[];
+  resetRecommended: boolean;
+  failedAttempts: number;
+  lockedUntil: string | null;
+  /** One open challenge per account: a new one supersedes the old, and so do its codes. */
+  challenge: OpenChallenge | null;
+  trustedDevices: TrustedDevice[];
+  contact: Contact | null;
+  /** Passkeys (WebAuthn) of an account whose 2FA is on: each also answers a TOTP challenge. */
+  passkeys: Passkey[];
+}
+
+export const initialAccountState = (): AccountState => ({
+  totp: null,
+  pendingTotp: null,
+  lastTotpStep: -1,
+  recoveryCodeHashes: [],
+  resetRecommended: false,
+  failedAttempts: 0,
+  lockedUntil: null,
+  challenge: null,
+  trustedDevices: [],
+  contact: null,
+  passkeys: [],
+});
+
+/** A freshly issued email code, prepared (hashed and sealed) by the caller. */
+export interface PreparedCode {
+  codeHash: string;
+  code: SealedValue;
+}
+
+export interface PreparedDevice {
+  deviceId: string;
+  tokenHash: string;
+  /** What the caller calls the device ("Firefox on Linux"); validated at the edge. */
+  label?: string;
+}
+
+export interface DecisionContext {
+  now: Date;
+  policy: Policy;
+}
+
+export const isEnabled = (state: AccountState): boolean => state.totp !== null;
+
+export function isLocked(state: AccountState, now: Date): boolean {
+  return state.lockedUntil !== null && now.getTime() < Date.parse(state.lockedUntil);
+}
+
+export function activeTrustedDevices(state: AccountState, now: Date): TrustedDevice[] {
+  return state.trustedDevices.filter((device) => now.getTime() < Date.parse(device.expiresAt));
+}
+
+export function plusMinutes(now: Date, minutes: number): string {
+  return new Date(now.getTime() + minutes * 60_000).toISOString();
+}
+
+/** A slice's share of the decider: its commands' decisions and its events' folds, by type name. */
+export type Deciding<Command extends { type: string }, Event extends { type: string }> = {
+  [Type in Command['type']]: (command: Extract<Command, { type: Type }>, state: AccountState, context: DecisionContext) => Event[];
+};
+export type Folding<Event extends { type: string }> = {
+  [Type in Event['type']]: (state: AccountState, event: Extract<Event, { type: Type }>) => AccountState;
+};
