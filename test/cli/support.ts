@@ -100,7 +100,7 @@ export async function seedLog(dataDir: string): Promise<void> {
     tick();
     await alice.run({ type: 'StartChallenge', challengeId: 'ch-1', code: { codeHash: 'unused-for-totp', code: { alg: 'none' } } });
     tick();
-    await alice.run({ type: 'VerifyChallenge', challengeId: 'ch-1', matchedStep: 1002, codeHash: 'unused-for-totp' });
+    await alice.run({ type: 'VerifyChallenge', challengeId: 'ch-1', proof: { kind: 'totp', matchedStep: 1002 } });
     tick();
     await runtime.commandPath.run({
       stream: policyStream('store-1'),

@@ -23,14 +23,14 @@ export type ChallengeCommand =
       /** The email code, needed only when the challenge goes by email (sealing one costs ~0.5 ms, so TOTP logins skip it). */
       code?: PreparedCode;
     }
-  | {
-      type: 'VerifyChallenge';
-      challengeId: string;
-      /** TOTP step the submitted code matched within the window, or null. */
-      matchedStep: number | null;
-      codeHash: string;
-      rememberDevice?: PreparedDevice;
-    };
+  | { type: 'VerifyChallenge'; challengeId: string; proof: CodeProof; rememberDevice?: PreparedDevice };
+
+/**
+ * What a submitted code proved, worked out by the caller from the challenge's method: the TOTP
+ * step it matched within the window (null: none), or the email code's keyed hash. A proof of the
+ * other kind than the challenge's method is a wrong answer.
+ */
+export type CodeProof = { kind: 'totp'; matchedStep: number | null } | { kind: 'email'; codeHash: string };
 
 export type ChallengeRequirement =
   | { required: false; reason: 'not_enrolled' | 'trusted_device' }
@@ -72,8 +72,9 @@ export const challengeDecisions: Deciding<ChallengeCommand, AccountEvent> = {
 
   VerifyChallenge(command, state, { now, policy }) {
     const challenge = openChallenge(state, command.challengeId, now);
+    const { proof } = command;
     if (challenge.method === 'totp') {
-      const matched = command.matchedStep;
+      const matched = proof.kind === 'totp' ? proof.matchedStep : null;
       if (matched === null) return failedAttempt(state, policy, now, challenge.id, 'totp', 'wrong_code');
       if (matched <= state.lastTotpStep) return failedAttempt(state, policy, now, challenge.id, 'totp', 'code_reused');
       return [
@@ -84,7 +85,7 @@ export const challengeDecisions: Deciding<ChallengeCommand, AccountEvent> = {
     const code = challenge.code;
     if (!code) throw new DomainError('resend_not_available', 'No code was issued for this challenge.');
     if (now.getTime() >= Date.parse(code.expiresAt)) throw new DomainError('code_expired', CODE_EXPIRED_MESSAGE);
-    if (!constantTimeEquals(code.hash, command.codeHash)) return failedAttempt(state, policy, now, challenge.id, 'email', 'wrong_code');
+    if (proof.kind !== 'email' || !constantTimeEquals(code.hash, proof.codeHash)) return failedAttempt(state, policy, now, challenge.id, 'email', 'wrong_code');
     return [{ type: 'ChallengePassed', data: { challengeId: challenge.id, method: 'email' } }, ...trustDevice(command.rememberDevice, policy, now)];
   },
 };

@@ -3,6 +3,7 @@ import { CODE_EXPIRED_MESSAGE } from '../errors';
 import type { AccountEvent } from '../events';
 import { DEFAULT_POLICY } from '../policy';
 import {
+  STEP,
   T0,
   attemptFailed,
   codeIssuedEvent,
@@ -23,7 +24,7 @@ const ann = contact('ann@example.com');
 const start = (challengeId: string, codeNumber = 1, to: typeof ann = ann) =>
   ({ type: 'StartChallenge', challengeId, contact: to, code: preparedCode(codeNumber) }) as const;
 const verify = (challengeId: string, codeNumber: number) =>
-  ({ type: 'VerifyChallenge', challengeId, matchedStep: null, codeHash: preparedCode(codeNumber).codeHash }) as const;
+  ({ type: 'VerifyChallenge', challengeId, proof: { kind: 'email', codeHash: preparedCode(codeNumber).codeHash } }) as const;
 const resend = (challengeId: string, codeNumber: number) =>
   ({ type: 'ResendCode', challengeId, code: preparedCode(codeNumber) }) as const;
 const passed = (challengeId: string): AccountEvent => ({ type: 'ChallengePassed', data: { challengeId, method: 'email' } });
@@ -214,7 +215,7 @@ describe('new challenges (one open challenge per account)', () => {
 
   it('a new totp challenge supersedes the old one too', () => {
     given([...totpEnabled(), totpChallenge('ch-1'), totpChallenge('ch-2', seconds(5))])
-      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', matchedStep: null, codeHash: 'x' })
+      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', proof: { kind: 'email', codeHash: 'x' } })
       .thenThrows('challenge_not_found');
   });
 });
@@ -237,5 +238,16 @@ describe('email challenge: the known address and expired codes', () => {
     given(emailChallenge('ch-1', T0, { ttlMinutes: 1 }))
       .when(resend('ch-1', 2), { now: seconds(61), policy })
       .then([codeIssuedEvent('ch-1', seconds(61), 2, 2, contact(), 1)]);
+  });
+});
+
+describe('a code proof of the other kind than the challenge (the caller builds the one its method asks for)', () => {
+  it('a TOTP proof on an email challenge, and an email proof on a TOTP challenge, are wrong codes', () => {
+    given(emailChallenge('ch-1'))
+      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', proof: { kind: 'totp', matchedStep: STEP + 1 } })
+      .then([attemptFailed('ch-1', 1, { method: 'email' })]);
+    given([...totpEnabled(), totpChallenge('ch-1')])
+      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', proof: { kind: 'email', codeHash: preparedCode(1).codeHash } })
+      .then([attemptFailed('ch-1', 1, { method: 'totp' })]);
   });
 });

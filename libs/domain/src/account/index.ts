@@ -54,7 +54,7 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
   return fold(state, event);
 }
 
-export { challengeRequirement, type ChallengeCommand, type ChallengeRequirement } from './challenge';
+export { challengeRequirement, type ChallengeCommand, type ChallengeRequirement, type CodeProof } from './challenge';
 export type { EmailCommand } from './email';
 export type { LockoutCommand } from './lockout';
 export * from './passkeys';

@@ -25,7 +25,7 @@ const lockNotice: AccountEvent = { type: 'SecurityNotificationQueued', data: { k
 const start = (challengeId: string, codeNumber = 1, deviceTokenHash?: string) =>
   ({ type: 'StartChallenge', challengeId, contact: ann, code: preparedCode(codeNumber), deviceTokenHash }) as const;
 const verify = (challengeId: string, codeNumber: number) =>
-  ({ type: 'VerifyChallenge', challengeId, matchedStep: null, codeHash: preparedCode(codeNumber).codeHash }) as const;
+  ({ type: 'VerifyChallenge', challengeId, proof: { kind: 'email', codeHash: preparedCode(codeNumber).codeHash } }) as const;
 
 /** The account failed its 3rd attempt at T0+1 min and was locked until T0+31 min. */
 const LOCKED_AT = minutes(1);
@@ -72,7 +72,7 @@ describe('failed attempts (seed 003: "Invalid authentication code, X attempts le
       attemptFailed('ch-1', 1, { method: 'totp' }),
       attemptFailed('ch-1', 2, { method: 'totp' }),
     ])
-      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', matchedStep: null, codeHash: 'x' }, { now })
+      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', proof: { kind: 'email', codeHash: 'x' } }, { now })
       .then([
         attemptFailed('ch-1', 3, { method: 'totp' }),
         { type: 'AccountLocked', data: { lockedUntil: iso(minutes(30, now)), failedAttempts: 3 } },
@@ -117,7 +117,7 @@ describe('failed attempts (seed 003: "Invalid authentication code, X attempts le
       given([...failedTwice, disabled]).when({ type: 'RecordPasswordReset' }).thenState({ failedAttempts: 0 });
       // Enabled again, the first wrong code leaves 2 attempts, not 0.
       given([...failedTwice, disabled, ...totpEnabled({ step: STEP + 100 }), totpChallenge('ch-2')])
-        .when({ type: 'VerifyChallenge', challengeId: 'ch-2', matchedStep: null, codeHash: 'x' })
+        .when({ type: 'VerifyChallenge', challengeId: 'ch-2', proof: { kind: 'email', codeHash: 'x' } })
         .then([attemptFailed('ch-2', 1, { method: 'totp' })]);
     }
   });
@@ -149,7 +149,7 @@ describe('temporary lockout (seed 003: no login attempt while locked; an admin m
       .when({ type: 'UseRecoveryCode', challengeId: 'ch-1', recoveryCodeHash: 'rc-1' }, { now: minutes(2) })
       .thenThrows('account_locked', { lockedUntil: iso(LOCKED_UNTIL) });
     given(history)
-      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', matchedStep: STEP + 4, codeHash: 'x' }, { now: minutes(2) })
+      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', proof: { kind: 'totp', matchedStep: STEP + 4 } }, { now: minutes(2) })
       .thenThrows('account_locked', { lockedUntil: iso(LOCKED_UNTIL) });
   });
 

@@ -35,7 +35,7 @@ const cases: [NotificationKind, (withContact: boolean) => AccountEvent[], Accoun
   [
     'account_locked',
     (withContact) => [...totpEnabled(withContact ? { contact: ann } : {}), totpChallenge('ch-1'), ...failedTwice('ch-1')],
-    { type: 'VerifyChallenge', challengeId: 'ch-1', matchedStep: null, codeHash: 'x' },
+    { type: 'VerifyChallenge', challengeId: 'ch-1', proof: { kind: 'email', codeHash: 'x' } },
   ],
   [
     'recovery_code_used',
@@ -60,7 +60,7 @@ describe('security notifications (seed 003: automatic email notifications)', () 
 
   it('an email-code account is notified of a lock at the address its codes go to', () => {
     const emitted = given([...emailChallenge('ch-1', undefined, { to: ann }), attemptFailed('ch-1', 1), attemptFailed('ch-1', 2)])
-      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', matchedStep: null, codeHash: 'wrong' })
+      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', proof: { kind: 'email', codeHash: 'wrong' } })
       .events();
     expect(emitted.map((event) => event.type)).toEqual(['AttemptFailed', 'AccountLocked', 'SecurityNotificationQueued']);
     expect(emitted[2]).toEqual(notice('account_locked'));
@@ -76,7 +76,7 @@ describe('security notifications (seed 003: automatic email notifications)', () 
     for (const command of [
       { type: 'RecordPasswordReset' },
       { type: 'RegenerateRecoveryCodes', recoveryCodeHashes: recoveryHashes('n') },
-      { type: 'VerifyChallenge', challengeId: 'ch-1', matchedStep: STEP + 1, codeHash: '' },
+      { type: 'VerifyChallenge', challengeId: 'ch-1', proof: { kind: 'totp', matchedStep: STEP + 1 } },
     ] as AccountCommand[]) {
       expect(given(history).when(command).events().some((event) => event.type === 'SecurityNotificationQueued')).toBe(false);
     }

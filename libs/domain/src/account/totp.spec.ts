@@ -20,7 +20,7 @@ import {
 const confirm = (matchedStep: number | null, codes: string[] = recoveryHashes()) =>
   ({ type: 'ConfirmTotpSetup', matchedStep, recoveryCodeHashes: codes }) as const;
 const verify = (challengeId: string, matchedStep: number | null) =>
-  ({ type: 'VerifyChallenge', challengeId, matchedStep, codeHash: 'unused' }) as const;
+  ({ type: 'VerifyChallenge', challengeId, proof: { kind: 'totp', matchedStep } }) as const;
 const useRecovery = (challengeId: string, recoveryCodeHash: string) =>
   ({ type: 'UseRecoveryCode', challengeId, recoveryCodeHash }) as const;
 

@@ -27,7 +27,7 @@ describe('remember my device (seed 003: skips 2FA for trustedDeviceDays, then ve
   it('passing an email challenge with rememberDevice trusts the device until now + trustedDeviceDays', () => {
     const now = seconds(20);
     given(emailChallenge('ch-1'))
-      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', matchedStep: null, codeHash: 'code-hash-1', rememberDevice: remember }, { now })
+      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', proof: { kind: 'email', codeHash: 'code-hash-1' }, rememberDevice: remember }, { now })
       .then([
         { type: 'ChallengePassed', data: { challengeId: 'ch-1', method: 'email' } },
         { type: 'DeviceTrusted', data: { ...remember, expiresAt: iso(days(2, now)) } },
@@ -37,7 +37,7 @@ describe('remember my device (seed 003: skips 2FA for trustedDeviceDays, then ve
   it('passing a totp challenge with rememberDevice trusts the device for the tenant trustedDeviceDays', () => {
     given([...totpEnabled(), totpChallenge('ch-1')])
       .when(
-        { type: 'VerifyChallenge', challengeId: 'ch-1', matchedStep: STEP + 1, codeHash: '', rememberDevice: remember },
+        { type: 'VerifyChallenge', challengeId: 'ch-1', proof: { kind: 'totp', matchedStep: STEP + 1 }, rememberDevice: remember },
         { policy: { trustedDeviceDays: 365 } },
       )
       .then([
@@ -48,7 +48,7 @@ describe('remember my device (seed 003: skips 2FA for trustedDeviceDays, then ve
 
   it('a failed attempt with rememberDevice trusts nothing', () => {
     const emitted = given(emailChallenge('ch-1'))
-      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', matchedStep: null, codeHash: 'wrong', rememberDevice: remember })
+      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', proof: { kind: 'email', codeHash: 'wrong' }, rememberDevice: remember })
       .events();
     expect(emitted.map((event) => event.type)).toEqual(['AttemptFailed']);
   });
@@ -137,7 +137,7 @@ describe('naming a remembered device (deviceLabel on verify)', () => {
     const now = seconds(20);
     given(emailChallenge('ch-1'))
       .when(
-        { type: 'VerifyChallenge', challengeId: 'ch-1', matchedStep: null, codeHash: 'code-hash-1', rememberDevice: { ...remember, label: 'Firefox on Linux' } },
+        { type: 'VerifyChallenge', challengeId: 'ch-1', proof: { kind: 'email', codeHash: 'code-hash-1' }, rememberDevice: { ...remember, label: 'Firefox on Linux' } },
         { now },
       )
       .then([
@@ -148,7 +148,7 @@ describe('naming a remembered device (deviceLabel on verify)', () => {
 
   it('without a label DeviceTrusted keeps its original shape (no label key)', () => {
     const [, trusted] = given([...totpEnabled(), totpChallenge('ch-1')])
-      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', matchedStep: STEP + 1, codeHash: '', rememberDevice: remember })
+      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', proof: { kind: 'totp', matchedStep: STEP + 1 }, rememberDevice: remember })
       .events();
     expect(trusted).toEqual({ type: 'DeviceTrusted', data: { ...remember, expiresAt: iso(days(2)) } });
     expect(Object.keys(trusted!.data)).not.toContain('label');
@@ -156,7 +156,7 @@ describe('naming a remembered device (deviceLabel on verify)', () => {
 
   it('a failed attempt stores no label either', () => {
     const emitted = given(emailChallenge('ch-1'))
-      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', matchedStep: null, codeHash: 'wrong', rememberDevice: { ...remember, label: 'Phone' } })
+      .when({ type: 'VerifyChallenge', challengeId: 'ch-1', proof: { kind: 'email', codeHash: 'wrong' }, rememberDevice: { ...remember, label: 'Phone' } })
       .events();
     expect(emitted.map((event) => event.type)).toEqual(['AttemptFailed']);
   });

@@ -2,7 +2,7 @@
 import { emailChallenge, given, preparedCode, totpEnabled } from './decider-spec';
 
 const verify = (codeNumber: number) =>
-  ({ type: 'VerifyChallenge', challengeId: 'ch-1', matchedStep: null, codeHash: preparedCode(codeNumber).codeHash }) as const;
+  ({ type: 'VerifyChallenge', challengeId: 'ch-1', proof: { kind: 'email', codeHash: preparedCode(codeNumber).codeHash } }) as const;
 
 describe('given/when/then harness', () => {
   it('then() fails when the emitted events differ', () => {

@@ -43,11 +43,11 @@ export class VerifyChallengeHandler implements ICommandHandler<VerifyChallengeCo
     const result = await this.accounts.run(account, actorOf(principal), (state, now) => ({
       type: 'VerifyChallenge',
       challengeId,
-      matchedStep:
-        state.totp && state.challenge?.method === 'totp'
-          ? matchTotpStep(secretBox.decrypt(state.totp.secret as never, scope), code, now.getTime())
-          : null,
-      codeHash: hashEmailCode(hasher, account, challengeId, code),
+      // The proof this challenge's method asks for: the TOTP step the code matched, or the email code's keyed hash.
+      proof:
+        state.challenge?.method === 'email'
+          ? { kind: 'email', codeHash: hashEmailCode(hasher, account, challengeId, code) }
+          : { kind: 'totp', matchedStep: state.totp ? matchTotpStep(secretBox.decrypt(state.totp.secret as never, scope), code, now.getTime()) : null },
       ...(deviceToken
         ? {
             rememberDevice: {
