@@ -16,8 +16,6 @@ const portal = () => twostepClient({ baseUrl: rig.apiUrl, apiKey: rig.key('porta
 
 beforeAll(async () => {
   rig = await startRig({ host: 'localhost' });
-  const configured = await admin().updatePolicy('store-1', { passkeyRpId: 'localhost', passkeyOrigins: [new URL(rig.baseURL).origin] });
-  expect(configured.ok).toBe(true);
 }, 60_000);
 
 afterAll(async () => {
@@ -45,6 +43,23 @@ async function addPasskey(page: Page, name: string): Promise<void> {
 }
 
 describe('passkeys in a browser (CDP virtual authenticator)', () => {
+  it('the Admin Console turns passkeys on for a store: its domain and the pages allowed, refused when a page is not on the domain', async () => {
+    await flow(rig, 'passkey-admin', async (page) => {
+      await signIn(page, '/admin/login', 'root', 'root-demo-pass');
+      await page.waitForURL('**/admin/settings');
+      await page.goto('/admin/settings?scope=store-1');
+      await page.getByLabel('Passkey Domain').fill('localhost');
+      await page.getByLabel('Passkey Pages').fill('https://shop.example.com');
+      await page.getByRole('button', { name: 'Save' }).click();
+      expect(await page.locator('#passkeyOrigins-error').innerText()).toMatch(/not on passkeyRpId \(localhost\)/);
+      await page.getByLabel('Passkey Pages').fill(new URL(rig.baseURL).origin);
+      await page.getByRole('button', { name: 'Save' }).click();
+      expect(await page.locator('#flash').innerText()).toBe('Saved: Store Settings: store-1.');
+    });
+    const policy = await admin().getPolicy('store-1');
+    expect(policy.ok && policy.data).toMatchObject({ passkeyRpId: 'localhost', passkeyOrigins: [new URL(rig.baseURL).origin] });
+  });
+
   it('registers a passkey through twostep from Account → Settings, then logs in with it instead of a code', async () => {
     await flow(rig, 'passkey-login', async (page, context) => {
       const { cdp, authenticatorId } = await virtualAuthenticator(context, page);

@@ -78,7 +78,8 @@ export function adminRoutes(users: UserStore, portal: TwostepClient, admin: Twos
   const scopes = ['admin', ...stores];
   const scopeName = (scope: string) => (scope === 'admin' ? 'Global Settings (Admin Console users)' : `Store Settings: ${scope}`);
 
-  const render = async (response: Response, scope: string, errors: Partial<Record<Field | 'displayName', string>> = {}, entered?: Record<string, string>) => {
+  type Named = Field | 'displayName' | 'passkeyRpId' | 'passkeyOrigins';
+  const render = async (response: Response, scope: string, errors: Partial<Record<Named, string>> = {}, entered?: Record<string, string>) => {
     const session = sessionOf(response);
     const flash = takeFlash(session);
     const policy = await admin.getPolicy(scope);
@@ -104,6 +105,16 @@ export function adminRoutes(users: UserStore, portal: TwostepClient, admin: Twos
                 <input type="number" id="${setting.field}" name="${setting.field}" value="${value(setting.field)}" min="${setting.range[0]}" max="${setting.range[1]}" step="1" ${errors[setting.field] ? html`aria-invalid="true" aria-describedby="${setting.field}-error"` : html``}>
                 ${fieldError(errors[setting.field], `${setting.field}-error`)}`,
             )}
+            ${scope === 'admin'
+              ? html``
+              : html`<fieldset><legend>Passkeys</legend>
+                <label for="passkeyRpId">Passkey Domain <span class="hint">(the storefront's domain, e.g. shop.example.com, or localhost; empty: no passkeys)</span></label>
+                <input type="text" id="passkeyRpId" name="passkeyRpId" value="${entered?.passkeyRpId ?? policy.data.passkeyRpId ?? ''}" maxlength="253" ${errors.passkeyRpId ? html`aria-invalid="true" aria-describedby="passkeyRpId-error"` : html``}>
+                ${fieldError(errors.passkeyRpId, 'passkeyRpId-error')}
+                <label for="passkeyOrigins">Passkey Pages <span class="hint">(origins allowed to use them, one per line, e.g. https://shop.example.com)</span></label>
+                <textarea id="passkeyOrigins" name="passkeyOrigins" rows="3" cols="40" ${errors.passkeyOrigins ? html`aria-invalid="true" aria-describedby="passkeyOrigins-error"` : html``}>${entered?.passkeyOrigins ?? policy.data.passkeyOrigins.join('\n')}</textarea>
+                ${fieldError(errors.passkeyOrigins, 'passkeyOrigins-error')}
+              </fieldset>`}
             <button type="submit">Save</button>
           </form>`,
         nav(response),
@@ -123,10 +134,15 @@ export function adminRoutes(users: UserStore, portal: TwostepClient, admin: Twos
     const body = request.body as Record<string, string>;
     const errors: Partial<Record<Field, string>> = {};
     const displayName = String(body.displayName ?? '').trim();
-    const changes: Partial<Record<Field, number>> & { emailOtpRequired: boolean; displayName: string | null } = {
+    const changes: Partial<Record<Field, number>> & { emailOtpRequired: boolean; displayName: string | null; passkeyRpId?: string | null; passkeyOrigins?: string[] } = {
       emailOtpRequired: body.emailOtpRequired === '1',
       displayName: displayName === '' ? null : displayName,
     };
+    if (scope !== 'admin') {
+      const rpId = String(body.passkeyRpId ?? '').trim();
+      changes.passkeyRpId = rpId === '' ? null : rpId;
+      changes.passkeyOrigins = String(body.passkeyOrigins ?? '').split(/\s+/).filter(Boolean);
+    }
     for (const { field } of SETTINGS) {
       const raw = String(body[field] ?? '').trim();
       if (!/^-?\d+$/.test(raw)) errors[field] = 'Enter a whole number.';
@@ -135,7 +151,7 @@ export function adminRoutes(users: UserStore, portal: TwostepClient, admin: Twos
     if (Object.keys(errors).length > 0) return render(response, scope, errors, body);
     const saved = await admin.updatePolicy(scope, changes);
     if (!saved.ok) {
-      const field = saved.error.field as Field | 'displayName' | undefined;
+      const field = saved.error.field as Named | undefined;
       // twostep says "codeTtlMinutes must be a whole number from 1 to 360."; next to the field, the name goes.
       const message = saved.error.message.replace(`${field} `, '');
       if (field) return render(response, scope, { [field]: message.charAt(0).toUpperCase() + message.slice(1) }, body);
