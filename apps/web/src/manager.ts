@@ -1,6 +1,7 @@
 import { Router, type Response } from 'express';
 import type { TwostepClient } from '@twostep/client';
 import { flashMessage, html, page, signInForm } from './html';
+import { DEVICE_FORGOTTEN, deviceTable } from './devices';
 import { sessionOf, takeFlash } from './sessions';
 import type { DemoUser, UserStore } from './users';
 
@@ -89,7 +90,7 @@ export function managerRoutes(users: UserStore, twostep: TwostepClient): Router 
     const session = sessionOf(response);
     const flash = takeFlash(session);
     const account = { tenantId: customer.tenantId, userId: customer.userId };
-    const [status, log] = await Promise.all([twostep.getStatus(account), twostep.getAccountEventLog(account, { limit: 50 })]);
+    const [status, log, devices] = await Promise.all([twostep.getStatus(account), twostep.getAccountEventLog(account, { limit: 50 }), twostep.listTrustedDevices(account)]);
     if (!status.ok) throw new Error(status.error.message);
     const locked = status.data.lockedUntil && Date.parse(status.data.lockedUntil) > Date.now() ? status.data.lockedUntil : null;
     const enabled = status.data.status === 'Enabled';
@@ -124,6 +125,7 @@ export function managerRoutes(users: UserStore, twostep: TwostepClient): Router 
                 </form>
               </dialog>`
             : html``}
+          ${deviceTable(devices, `/manager/customers/${customer.username}/devices`, csrf, 'they')}
           <h2>Event log</h2>
           <table id="event-log"><thead><tr><th>When</th><th>What</th></tr></thead><tbody>
             ${log.ok ? log.data.entries.map((entry) => html`<tr><td>${new Date(entry.at).toUTCString()}</td><td>${entry.what}</td></tr>`) : html`<tr><td colspan="2">${log.error.message}</td></tr>`}
@@ -144,6 +146,17 @@ export function managerRoutes(users: UserStore, twostep: TwostepClient): Router 
     sessionOf(response).flash = result.ok
       ? { kind: 'notice', text: `Two-factor authentication has been disabled for ${customer.username}.` }
       : { kind: 'error', text: result.error.message };
+    response.redirect(`/manager/customers/${customer.username}`);
+  });
+
+  router.post('/manager/customers/:username/devices/:deviceId/revoke', async (request, response) => {
+    const me = reseller(response);
+    if (!me) return response.redirect('/manager/login');
+    const customer = customerOf(me, request.params.username!);
+    if (!customer) return response.redirect('/manager/customers');
+    const ref = { tenantId: customer.tenantId, userId: customer.userId, deviceId: String(request.params.deviceId) };
+    const result = await twostep.revokeTrustedDevice(ref, { operatorId: me.username });
+    sessionOf(response).flash = result.ok ? { kind: 'notice', text: DEVICE_FORGOTTEN } : { kind: 'error', text: result.error.message };
     response.redirect(`/manager/customers/${customer.username}`);
   });
 

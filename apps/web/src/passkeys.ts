@@ -139,6 +139,7 @@ export interface PasskeyLoginHooks {
   pendingOf(response: Response): PendingLogin | undefined;
   /** The login went through: sets the device cookie if any, returns where to go. */
   passed(request: Request, response: Response, session: Session, pending: PendingLogin, device: { deviceToken?: string; deviceTrustedUntil?: string }): string;
+  remembering(request: Request, remember: boolean): { rememberDevice: boolean; deviceLabel?: string };
   /** A refusal that ends the login (lock, gone challenge): sets the flash, returns where to go. */
   ended(session: Session, pending: PendingLogin, error: { error: string; message: string; lockedUntil?: string }): string | null;
 }
@@ -161,7 +162,7 @@ export function mountPasskeyLogin(router: Router, hooks: PasskeyLoginHooks): voi
     const body = request.body as { response?: unknown; remember?: boolean };
     const result = await twostep.verifyPasskey(
       { tenantId: pending.tenantId, userId: pending.userId, challengeId: pending.challengeId },
-      { response: body.response as never, rememberDevice: body.remember === true },
+      { response: body.response as never, ...hooks.remembering(request, body.remember === true) },
     );
     pending.attempted = true;
     if (result.ok) return response.json({ redirect: hooks.passed(request, response, session, pending, result.data) });

@@ -1,6 +1,7 @@
 import { Router, type Response } from 'express';
 import type { TwostepClient } from '@twostep/client';
 import { flashMessage, html, page, signInForm } from './html';
+import { DEVICE_FORGOTTEN, deviceTable } from './devices';
 import { mountPasskeySettings, passkeySettings } from './passkeys';
 import { mountSecondStep, startSecondStep, type SecondStepSite } from './second-step';
 import { sessionOf, takeFlash, type Session } from './sessions';
@@ -103,7 +104,7 @@ export function portalRoutes(users: UserStore, twostep: TwostepClient): Router {
     if (!user) return response.redirect('/login');
     const session = sessionOf(response);
     const flash = takeFlash(session);
-    const status = await twostep.getStatus(account(user));
+    const [status, devices] = await Promise.all([twostep.getStatus(account(user)), twostep.listTrustedDevices(account(user))]);
     if (!status.ok) throw new Error(status.error.message);
     const view = status.data as {
       status: 'Enabled' | 'Disabled';
@@ -158,6 +159,7 @@ export function portalRoutes(users: UserStore, twostep: TwostepClient): Router {
           ${flashMessage(flash)}
           <h2>Two-factor authentication: <span id="twofa-status">${view.status}</span></h2>
           ${section}
+          ${view.status === 'Enabled' ? deviceTable(devices, '/account/devices', csrf, 'you') : html``}
         `,
         nav(session),
       ),
@@ -167,6 +169,14 @@ export function portalRoutes(users: UserStore, twostep: TwostepClient): Router {
   mountPasskeySettings(router, twostep, (response) => {
     const user = signedInUser(response);
     return user ? account(user) : undefined;
+  });
+
+  router.post('/account/devices/:deviceId/revoke', async (request, response) => {
+    const user = signedInUser(response);
+    if (!user) return response.redirect('/login');
+    const revoked = await twostep.revokeTrustedDevice({ ...account(user), deviceId: String(request.params.deviceId) });
+    sessionOf(response).flash = revoked.ok ? { kind: 'notice', text: DEVICE_FORGOTTEN } : { kind: 'error', text: revoked.error.message };
+    response.redirect('/account/settings');
   });
 
   router.post('/account/2fa/setup', async (_request, response) => {

@@ -1,6 +1,7 @@
 import type { Request, Response, Router } from 'express';
 import type { TwostepClient } from '@twostep/client';
 import { flashMessage, html, page, type Html } from './html';
+import { userAgentSummary } from './devices';
 import { mountPasskeyLogin, passkeyPrompt } from './passkeys';
 import { cookies, sessionOf, takeFlash, type PendingLogin, type Session } from './sessions';
 import type { Area, DemoUser } from './users';
@@ -49,6 +50,12 @@ export async function startSecondStep(site: SecondStepSite, request: Request, re
 export const lockMessage = (lockedUntil: string | undefined) =>
   `Too many failed attempts: your account is locked until ${lockedUntil ? new Date(lockedUntil).toUTCString() : 'later'}. Try again after that.`;
 
+/** "Remember my device": the device is listed under a summary of its user agent ("Chrome on Linux"). */
+export function remembering(request: Request, remember: boolean): { rememberDevice: boolean; deviceLabel?: string } {
+  const label = remember ? userAgentSummary(request.headers['user-agent']) : undefined;
+  return label ? { rememberDevice: true, deviceLabel: label } : { rememberDevice: remember };
+}
+
 export function mountSecondStep(router: Router, site: SecondStepSite): void {
   const pendingOf = (response: Response): PendingLogin | undefined => sessionOf(response).pending[site.area];
   /** Signed in: remembers the device when asked, returns where to go. Codes and passkeys end here alike. */
@@ -67,7 +74,7 @@ export function mountSecondStep(router: Router, site: SecondStepSite): void {
     session.flash = { kind: 'error', text: error.error === 'account_locked' ? lockMessage(error.lockedUntil) : error.message };
     return site.base;
   };
-  mountPasskeyLogin(router, { base: site.base, twostep: site.twostep, pendingOf, passed: (_request, response, session, pending, device) => passed(response, session, pending, device), ended });
+  mountPasskeyLogin(router, { base: site.base, twostep: site.twostep, pendingOf, passed: (_request, response, session, pending, device) => passed(response, session, pending, device), ended, remembering });
 
   router.get(`${site.base}/2fa`, (_request, response) => {
     const pending = pendingOf(response);
@@ -115,7 +122,7 @@ export function mountSecondStep(router: Router, site: SecondStepSite): void {
       session.flash = { kind: 'error', text: 'Enter the 6-digit code.' };
       return response.redirect(`${site.base}/2fa`);
     }
-    const result = await site.twostep.verifyChallenge({ tenantId: pending.tenantId, userId: pending.userId, challengeId: pending.challengeId }, { code, rememberDevice: body.remember === '1' });
+    const result = await site.twostep.verifyChallenge({ tenantId: pending.tenantId, userId: pending.userId, challengeId: pending.challengeId }, { code, ...remembering(request, body.remember === '1') });
     pending.attempted = true;
     if (result.ok) return response.redirect(passed(response, session, pending, result.data));
     const error = result.error;
