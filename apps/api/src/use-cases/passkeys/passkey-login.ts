@@ -2,25 +2,22 @@ import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common'
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { z } from 'zod/v4';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
-import { randomToken } from '@twostep/crypto';
 import { DomainError, isLocked } from '@twostep/domain';
-import { AccountRunner, accountScope, type AccountRef } from '../../accounts/account-runner';
+import { AccountRunner, type AccountRef } from '../../accounts/account-runner';
 import { refuseIfFailed } from '../../accounts/attempt-outcome';
+import { deviceToRemember, labelNeedsRemember, rememberedAnswer, rememberFields } from '../../accounts/remembered-device';
 import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
-import { deviceLabel, emptyBody, ZodBody } from '../../http/validation';
+import { emptyBody, ZodBody } from '../../http/validation';
 import { CLOCK, POLICY_READER, SECRETS, type Clock, type PolicyReader, type Secrets } from '../../tokens';
 import { isoTime, type Operation } from '../../http/contract';
 import { assertionOptions, AuthenticationResponse, CeremonyOptions, proveAssertion, relyingParty } from './ceremony';
 
 const VerifyPasskeyBody = z
-  .object({ response: AuthenticationResponse, rememberDevice: z.boolean().optional(), deviceLabel: deviceLabel.optional() })
+  .object({ response: AuthenticationResponse, ...rememberFields })
   .strict()
-  .refine((body) => body.deviceLabel === undefined || body.rememberDevice === true, {
-    path: ['deviceLabel'],
-    message: 'names the device to remember: send it with rememberDevice: true',
-  });
+  .refine(...labelNeedsRemember);
 
 export const passkeyAssertionOptionsOperation: Operation = {
   operationId: 'passkeyAssertionOptions',
@@ -113,8 +110,7 @@ export class VerifyPasskeyHandler implements ICommandHandler<VerifyPasskeyComman
 
   async execute({ account, principal, challengeId, response, rememberDevice, deviceLabel }: VerifyPasskeyCommand) {
     const { hasher } = this.secrets;
-    const scope = accountScope(account);
-    const deviceToken = rememberDevice ? `dt_${randomToken(32)}` : undefined;
+    const device = deviceToRemember(hasher, account, rememberDevice, deviceLabel);
     const result = await this.accounts.run(account, actorOf(principal), async (state, _now, { policy }) => ({
       type: 'VerifyPasskey',
       challengeId,
@@ -123,24 +119,11 @@ export class VerifyPasskeyHandler implements ICommandHandler<VerifyPasskeyComman
         state.passkeys.length > 0
           ? await proveAssertion(hasher, account, relyingParty(policy, account.tenantId), challengeId, state.passkeys, response)
           : { credentialId: response.id, known: false },
-      ...(deviceToken
-        ? {
-            rememberDevice: {
-              deviceId: hasher.hash('device-id', scope, deviceToken).slice(0, 12),
-              tokenHash: hasher.hash('device-token', scope, deviceToken),
-              ...(deviceLabel !== undefined ? { label: deviceLabel } : {}),
-            },
-          }
-        : {}),
+      ...(device ? { rememberDevice: device.prepared } : {}),
     }));
     refuseIfFailed(result.events);
     const passed = result.events.find((event) => event.type === 'ChallengePassed');
-    const trusted = result.events.find((event) => event.type === 'DeviceTrusted');
-    return {
-      verified: true,
-      passkeyId: passed?.data.passkey?.passkeyId ?? '',
-      ...(trusted && deviceToken ? { deviceToken, deviceId: trusted.data.deviceId, deviceTrustedUntil: trusted.data.expiresAt } : {}),
-    };
+    return { verified: true, passkeyId: passed?.data.passkey?.passkeyId ?? '', ...rememberedAnswer(result.events, device) };
   }
 }
 

@@ -1,24 +1,22 @@
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { z } from 'zod/v4';
-import { matchTotpStep, randomToken } from '@twostep/crypto';
+import { matchTotpStep } from '@twostep/crypto';
 import { AccountRunner, accountScope, type AccountRef } from '../../accounts/account-runner';
 import { refuseIfFailed } from '../../accounts/attempt-outcome';
 import { hashEmailCode } from '../../accounts/email-codes';
+import { deviceToRemember, labelNeedsRemember, rememberedAnswer, rememberFields } from '../../accounts/remembered-device';
 import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
 import { actorOf, type Principal } from '../../http/principal';
-import { deviceLabel, sixDigitCode, ZodBody } from '../../http/validation';
+import { sixDigitCode, ZodBody } from '../../http/validation';
 import { SECRETS, type Secrets } from '../../tokens';
 import { isoTime, type Operation } from '../../http/contract';
 
 const VerifyBody = z
-  .object({ code: sixDigitCode, rememberDevice: z.boolean().optional(), deviceLabel: deviceLabel.optional() })
+  .object({ code: sixDigitCode, ...rememberFields })
   .strict()
-  .refine((body) => body.deviceLabel === undefined || body.rememberDevice === true, {
-    path: ['deviceLabel'],
-    message: 'names the device to remember: send it with rememberDevice: true',
-  });
+  .refine(...labelNeedsRemember);
 
 export class VerifyChallengeCommand {
   constructor(
@@ -39,7 +37,7 @@ export class VerifyChallengeHandler implements ICommandHandler<VerifyChallengeCo
   async execute({ account, principal, challengeId, code, rememberDevice, deviceLabel }: VerifyChallengeCommand) {
     const { hasher, secretBox } = this.secrets;
     const scope = accountScope(account);
-    const deviceToken = rememberDevice ? `dt_${randomToken(32)}` : undefined;
+    const device = deviceToRemember(hasher, account, rememberDevice, deviceLabel);
     const result = await this.accounts.run(account, actorOf(principal), (state, now) => ({
       type: 'VerifyChallenge',
       challengeId,
@@ -48,22 +46,10 @@ export class VerifyChallengeHandler implements ICommandHandler<VerifyChallengeCo
         state.challenge?.method === 'email'
           ? { kind: 'email', codeHash: hashEmailCode(hasher, account, challengeId, code) }
           : { kind: 'totp', matchedStep: state.totp ? matchTotpStep(secretBox.decrypt(state.totp.secret as never, scope), code, now.getTime()) : null },
-      ...(deviceToken
-        ? {
-            rememberDevice: {
-              deviceId: hasher.hash('device-id', scope, deviceToken).slice(0, 12),
-              tokenHash: hasher.hash('device-token', scope, deviceToken),
-              ...(deviceLabel !== undefined ? { label: deviceLabel } : {}),
-            },
-          }
-        : {}),
+      ...(device ? { rememberDevice: device.prepared } : {}),
     }));
     refuseIfFailed(result.events);
-    const trusted = result.events.find((event) => event.type === 'DeviceTrusted');
-    return {
-      verified: true,
-      ...(trusted && deviceToken ? { deviceToken, deviceId: trusted.data.deviceId, deviceTrustedUntil: trusted.data.expiresAt } : {}),
-    };
+    return { verified: true, ...rememberedAnswer(result.events, device) };
   }
 }
 
