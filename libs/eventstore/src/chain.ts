@@ -54,13 +54,34 @@ function encode(value: unknown): string | undefined {
   }
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record);
-  if (keys.length > 1) keys.sort();
+  if (keys.length > 1) sortKeys(keys);
   let out = '{';
   for (const key of keys) {
     const encoded = encode(record[key]);
     if (encoded !== undefined) out += (out.length === 1 ? '' : ',') + quoted(key) + ':' + encoded;
   }
   return `${out}}`;
+}
+
+/**
+ * The order of Array.prototype.sort() (UTF-16 code units; keys are unique, so stability does not
+ * matter), in place: an insertion sort for an object's handful of keys allocates nothing, where
+ * sort() allocates a work array for every object of every event appended.
+ */
+function sortKeys(keys: string[]): void {
+  if (keys.length > 16) {
+    keys.sort();
+    return;
+  }
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[j]! > key) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = key;
+  }
 }
 
 /** JSON.stringify of a key, remembered: events use the same few dozen keys over and over. */
