@@ -17,17 +17,24 @@ export type HashedFields = Pick<StoredEvent, 'stream' | 'revision' | 'eventId' |
 
 /** hex sha256 of (prevHash ?? '') + '\n' + canonicalJson({ stream, revision, eventId, type, data, metadata }). */
 export function computeEventHash(prevHash: string | null, e: HashedFields): string {
-  const content = canonicalJson({
-    stream: e.stream,
-    revision: e.revision,
-    eventId: e.eventId,
-    type: e.type,
-    data: e.data,
-    metadata: e.metadata,
-  });
+  const content = hashedContent(e);
   return createHash('sha256')
     .update((prevHash ?? '') + '\n' + content, 'utf8')
     .digest('hex');
+}
+
+/**
+ * canonicalJson({ stream, revision, eventId, type, data, metadata }), written out in its sorted
+ * key order when the fields have their usual types (no object to build and sort for every event);
+ * anything unusual goes the general way.
+ */
+function hashedContent(e: HashedFields): string {
+  const data = encode(e.data);
+  const metadata = encode(e.metadata);
+  if (data !== undefined && metadata !== undefined && typeof e.eventId === 'string' && typeof e.type === 'string' && typeof e.stream === 'string' && Number.isSafeInteger(e.revision)) {
+    return `{"data":${data},"eventId":${JSON.stringify(e.eventId)},"metadata":${metadata},"revision":${JSON.stringify(e.revision)},"stream":${JSON.stringify(e.stream)},"type":${JSON.stringify(e.type)}}`;
+  }
+  return canonicalJson({ stream: e.stream, revision: e.revision, eventId: e.eventId, type: e.type, data: e.data, metadata: e.metadata });
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { chainEvents } from './chain';
+import { computeEventHash } from './chain';
 import {
   WrongExpectedRevisionError,
   type AppendResult,
@@ -285,7 +285,14 @@ export class SqliteEventStore implements EventStore {
     const recordedAt = new Date().toISOString();
     let position = 0;
     const appended: StoredEvent[] = [];
-    for (const e of chainEvents(stream, tail ?? null, events)) {
+    let revision = tail ? tail.revision : -1;
+    let prevHash = tail ? tail.hash : null;
+    for (const event of events) {
+      // The chain as chainEvents() builds it, without its intermediate copies of each event.
+      revision += 1;
+      const e = { stream, revision, eventId: event.eventId, type: event.type, data: event.data, metadata: event.metadata, hash: '', prevHash };
+      e.hash = computeEventHash(prevHash, e);
+      prevHash = e.hash;
       const data = JSON.stringify(e.data);
       const metadata = JSON.stringify(e.metadata);
       const info = this.statements.insert.run(e.eventId, stream, e.revision, e.type, data, metadata, recordedAt, e.hash, e.prevHash);
