@@ -1,4 +1,4 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Injectable, Module, type OnModuleInit } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, Reflector } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import { TerminusModule } from '@nestjs/terminus';
@@ -30,6 +30,23 @@ import { TenantPolicyController, UpdatePolicyHandler } from './use-cases/tenant-
 import { UnlockAccountController, UnlockAccountHandler } from './use-cases/unlock-account/unlock-account';
 import { UseRecoveryCodeController, UseRecoveryCodeHandler } from './use-cases/use-recovery-code/use-recovery-code';
 import { VerifyChallengeController, VerifyChallengeHandler } from './use-cases/verify-challenge/verify-challenge';
+
+/**
+ * Routes to add after the controllers' (Nest calls onModuleInit once it has registered them, and
+ * adds its not-found handler after): express tries routes in order, so rarely used ones go last.
+ */
+@Injectable()
+export class LateRoutes implements OnModuleInit {
+  private readonly pending: (() => void)[] = [];
+
+  add(register: () => void): void {
+    this.pending.push(register);
+  }
+
+  onModuleInit(): void {
+    for (const register of this.pending.splice(0)) register();
+  }
+}
 
 @Module({})
 export class ApiModule {
@@ -66,6 +83,7 @@ export class ApiModule {
         { provide: LOGGER, useValue: logger },
         AccountRunner,
         ReadModels,
+        LateRoutes,
         Metrics,
         { provide: APP_GUARD, useFactory: (reflector: Reflector) => new ApiKeyGuard(reflector, runtime.secrets.apiKeys, logger), inject: [Reflector] },
         { provide: APP_FILTER, useFactory: () => new ErrorFilter(logger, runtime.clock) },

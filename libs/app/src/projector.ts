@@ -17,7 +17,7 @@ const PROJECTOR_PAGE = 500;
  * After a short page, the projector waits this long before reading on, so under load it commits
  * a page every few ms instead of one per append (a query's read-your-writes wait grows by at most this).
  */
-const SETTLE_MS = 5;
+const SETTLE_MS = 15;
 
 export class Projector {
   private subscription: Subscription | null = null;

@@ -17,17 +17,24 @@ export type HashedFields = Pick<StoredEvent, 'stream' | 'revision' | 'eventId' |
 
 /** hex sha256 of (prevHash ?? '') + '\n' + canonicalJson({ stream, revision, eventId, type, data, metadata }). */
 export function computeEventHash(prevHash: string | null, e: HashedFields): string {
-  const content = canonicalJson({
-    stream: e.stream,
-    revision: e.revision,
-    eventId: e.eventId,
-    type: e.type,
-    data: e.data,
-    metadata: e.metadata,
-  });
+  const content = hashedContent(e);
   return createHash('sha256')
     .update((prevHash ?? '') + '\n' + content, 'utf8')
     .digest('hex');
+}
+
+/**
+ * canonicalJson({ stream, revision, eventId, type, data, metadata }), written out in its sorted
+ * key order when the fields have their usual types (no object to build and sort for every event);
+ * anything unusual goes the general way.
+ */
+function hashedContent(e: HashedFields): string {
+  const data = encode(e.data);
+  const metadata = encode(e.metadata);
+  if (data !== undefined && metadata !== undefined && typeof e.eventId === 'string' && typeof e.type === 'string' && typeof e.stream === 'string' && Number.isSafeInteger(e.revision)) {
+    return `{"data":${data},"eventId":${JSON.stringify(e.eventId)},"metadata":${metadata},"revision":${JSON.stringify(e.revision)},"stream":${JSON.stringify(e.stream)},"type":${JSON.stringify(e.type)}}`;
+  }
+  return canonicalJson({ stream: e.stream, revision: e.revision, eventId: e.eventId, type: e.type, data: e.data, metadata: e.metadata });
 }
 
 /**
@@ -54,13 +61,34 @@ function encode(value: unknown): string | undefined {
   }
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record);
-  if (keys.length > 1) keys.sort();
+  if (keys.length > 1) sortKeys(keys);
   let out = '{';
   for (const key of keys) {
     const encoded = encode(record[key]);
     if (encoded !== undefined) out += (out.length === 1 ? '' : ',') + quoted(key) + ':' + encoded;
   }
   return `${out}}`;
+}
+
+/**
+ * The order of Array.prototype.sort() (UTF-16 code units; keys are unique, so stability does not
+ * matter), in place: an insertion sort for an object's handful of keys allocates nothing, where
+ * sort() allocates a work array for every object of every event appended.
+ */
+function sortKeys(keys: string[]): void {
+  if (keys.length > 16) {
+    keys.sort();
+    return;
+  }
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[j]! > key) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = key;
+  }
 }
 
 /** JSON.stringify of a key, remembered: events use the same few dozen keys over and over. */

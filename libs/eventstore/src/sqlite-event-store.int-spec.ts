@@ -157,6 +157,24 @@ describe('SqliteEventStore', () => {
     expect(verifyChain(await store.readAll())).toEqual([]);
   });
 
+  it('chains onto the tail it committed itself, and onto another connection\'s append once there is one; a refused single event leaves its group whole', async () => {
+    const file = tempFile();
+    const a = track(SqliteEventStore.open(file));
+    const b = track(SqliteEventStore.open(file));
+    const s = newStream();
+    await a.append(s, [newEvent('A1')], 'no_stream');
+    await a.append(s, [newEvent('A2')], 0); // on the tail a remembers
+    await b.append(s, [newEvent('B1')], 1);
+    await expect(a.append(s, [newEvent('A-stale')], 1)).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+    await a.append(s, [newEvent('A3')], 2); // chained onto B1, which a never wrote
+    const taken = newEvent('taken');
+    await a.append(newStream(), [taken], 'no_stream');
+    const results = await Promise.allSettled([a.append(s, [newEvent('A4')], 3), a.append(newStream(), [{ ...newEvent('dup'), eventId: taken.eventId }], 'no_stream'), a.append(s, [newEvent('A5')], 4)]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((await b.readStream(s)).map((e) => e.type)).toEqual(['A1', 'A2', 'B1', 'A3', 'A4', 'A5']);
+    expect(verifyChain(await b.readAll())).toEqual([]);
+  });
+
   it('answers a read past a stream\'s end without a query, yet sees another connection\'s (process\'s) append at once', async () => {
     const file = tempFile();
     const a = track(SqliteEventStore.open(file));

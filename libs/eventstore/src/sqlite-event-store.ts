@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { chainEvents } from './chain';
+import { computeEventHash } from './chain';
 import {
   WrongExpectedRevisionError,
   type AppendResult,
@@ -60,14 +60,20 @@ type DeliveryContext = Parameters<typeof deliver>[2];
  */
 interface KnownEnds {
   emptyFrom: Map<string, number>;
+  /** Per stream, its last event's revision and hash as this connection committed them (the next append chains onto it). */
+  tails: Map<string, Tail>;
   dataVersion: number;
+}
+interface Tail {
+  revision: number;
+  hash: string;
 }
 const knownByConnection = new WeakMap<Database.Database, KnownEnds>();
 /** Connections whose data_version was read in this turn of the event loop (process-wide). */
 const lookedThisTurn = new Set<KnownEnds>();
 function knownEnds(db: Database.Database): KnownEnds {
   let known = knownByConnection.get(db);
-  if (!known) knownByConnection.set(db, (known = { emptyFrom: new Map(), dataVersion: -1 }));
+  if (!known) knownByConnection.set(db, (known = { emptyFrom: new Map(), tails: new Map(), dataVersion: -1 }));
   return known;
 }
 
@@ -79,7 +85,7 @@ interface QueuedAppend {
   reject(error: unknown): void;
 }
 
-type Settled = ({ ok: true; appended: StoredEvent[] } & AppendResult) | { ok: false; error: unknown };
+type Settled = ({ ok: true; appended: StoredEvent[]; tail: Tail } & AppendResult) | { ok: false; error: unknown };
 
 /** What a subscription read next: rows from the file, or events this instance appended itself. */
 interface Batch {
@@ -169,17 +175,31 @@ export class SqliteEventStore implements EventStore {
     this.known = knownEnds(db);
     // Nested in the batch's transaction, each append runs under its own SAVEPOINT: a refused one
     // (wrong expected revision, duplicate event id) is rolled back alone, the others commit.
-    const one = db.transaction((item: QueuedAppend) => this.appendLocked(item.stream, item.events, item.expected));
-    const batch = db.transaction((items: QueuedAppend[]): Settled[] =>
-      items.map((item) => {
+    const one = db.transaction((item: QueuedAppend, group: Map<string, Tail>) => this.appendLocked(item.stream, item.events, item.expected, group));
+    // A single event needs no savepoint: the revision check throws before anything is written,
+    // and a refused INSERT (duplicate event id) is undone by SQLite on its own (a failed statement
+    // is rolled back, the transaction stays). An error that ends the whole transaction (disk full,
+    // I/O) fails the group: nothing of it was written.
+    // The streams' tails this group wrote (known to the connection once it commits).
+    const batch = db.transaction((items: QueuedAppend[], group: Map<string, Tail>): Settled[] => {
+      this.lookUnderWriteLock();
+      return items.map((item) => {
         try {
-          return { ok: true, ...one(item) };
+          const result = item.events.length === 1 ? this.appendLocked(item.stream, item.events, item.expected, group) : one(item, group);
+          group.set(item.stream, result.tail);
+          return { ok: true, ...result };
         } catch (error) {
+          if (!db.inTransaction) throw error;
           return { ok: false, error };
         }
-      }),
-    );
-    this.commitTx = (items) => batch.immediate(items);
+      });
+    });
+    this.commitTx = (items) => {
+      const group = new Map<string, Tail>();
+      const settled = batch.immediate(items, group);
+      for (const [stream, tail] of group) this.learnTail(stream, tail);
+      return settled;
+    };
   }
 
   /**
@@ -253,15 +273,26 @@ export class SqliteEventStore implements EventStore {
     return events;
   }
 
-  /** Runs inside the IMMEDIATE transaction: nobody else can append between the check and the inserts. */
-  private appendLocked(stream: string, events: NewEvent[], expected: ExpectedRevision): AppendResult & { appended: StoredEvent[] } {
-    const tail = this.statements.tail.get(stream) as { revision: number; hash: string } | undefined;
+  /**
+   * Runs inside the IMMEDIATE transaction: nobody else can append between the check and the
+   * inserts. The stream's tail comes from this group's earlier appends, else from what this
+   * connection committed last (while no other connection has committed since), else the file.
+   */
+  private appendLocked(stream: string, events: NewEvent[], expected: ExpectedRevision, group: Map<string, Tail>): AppendResult & { appended: StoredEvent[]; tail: Tail } {
+    const tail = group.get(stream) ?? this.known.tails.get(stream) ?? (this.statements.tail.get(stream) as Tail | undefined);
     const actual = tail ? tail.revision : 'no_stream';
     if (expected !== 'any' && expected !== actual) throw new WrongExpectedRevisionError(stream, expected, actual);
     const recordedAt = new Date().toISOString();
     let position = 0;
     const appended: StoredEvent[] = [];
-    for (const e of chainEvents(stream, tail ?? null, events)) {
+    let revision = tail ? tail.revision : -1;
+    let prevHash = tail ? tail.hash : null;
+    for (const event of events) {
+      // The chain as chainEvents() builds it, without its intermediate copies of each event.
+      revision += 1;
+      const e = { stream, revision, eventId: event.eventId, type: event.type, data: event.data, metadata: event.metadata, hash: '', prevHash };
+      e.hash = computeEventHash(prevHash, e);
+      prevHash = e.hash;
       const data = JSON.stringify(e.data);
       const metadata = JSON.stringify(e.metadata);
       const info = this.statements.insert.run(e.eventId, stream, e.revision, e.type, data, metadata, recordedAt, e.hash, e.prevHash);
@@ -281,7 +312,8 @@ export class SqliteEventStore implements EventStore {
       });
     }
     // Remembered only once the transaction commits: a rolled-back append is never delivered.
-    return { nextRevision: (tail ? tail.revision : -1) + events.length, position, appended };
+    const last = appended[appended.length - 1]!;
+    return { nextRevision: last.revision, position, appended, tail: { revision: last.revision, hash: last.hash } };
   }
 
   async readStream(stream: string, options: { fromRevision?: number } = {}): Promise<StoredEvent[]> {
@@ -308,9 +340,26 @@ export class SqliteEventStore implements EventStore {
     if (lookedThisTurn.size === 0) setImmediate(() => lookedThisTurn.clear());
     lookedThisTurn.add(this.known);
     if (version === this.known.dataVersion) return true;
+    this.forgetEnds(version);
+    return false;
+  }
+
+  /** At the start of a group commit (the write lock held): what another connection committed since the last look is forgotten. */
+  private lookUnderWriteLock(): void {
+    const version = this.statements.dataVersion.get() as number;
+    if (version !== this.known.dataVersion) this.forgetEnds(version);
+  }
+
+  private forgetEnds(version: number): void {
     this.known.dataVersion = version;
     this.known.emptyFrom.clear();
-    return false;
+    this.known.tails.clear();
+  }
+
+  private learnTail(stream: string, tail: Tail): void {
+    const { tails } = this.known;
+    if (tails.size >= KNOWN_STREAMS_LIMIT) tails.clear();
+    tails.set(stream, tail);
   }
 
   private learnEmptyFrom(stream: string, revision: number): void {

@@ -1,6 +1,10 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import Database from 'better-sqlite3';
+import { accountStream } from '@twostep/domain';
 import { SqliteKeyValueStore, SqliteReadModelStore } from './sqlite-read-model-store';
-import { readModelStoreContract } from './testing/read-model.contract';
+import { readModelStoreContract, storedEvent } from './testing/read-model.contract';
 
 readModelStoreContract('SqliteReadModelStore (in-memory)', async () => {
   const db = new Database(':memory:');
@@ -15,4 +19,30 @@ readModelStoreContract('SqliteReadModelStore (in-memory)', async () => {
       db.close();
     },
   };
+});
+
+describe('SqliteReadModelStore', () => {
+  it("builds on the views another connection (a rebuild, another process) wrote, not on the ones it remembers", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twostep-rm-'));
+    const file = path.join(dir, 'rm.db');
+    const mine = new Database(file);
+    mine.pragma('journal_mode = WAL');
+    const other = new Database(file);
+    try {
+      const store = new SqliteReadModelStore(mine);
+      const stream = accountStream('t', 'u');
+      await store.applyPage('status', [storedEvent(stream, 0, 1, 'TotpSetupStarted', { secret: {} })]);
+      expect((await store.status('t', 'u'))?.setupPending).toBe(true);
+      other.prepare("UPDATE rm_status SET view = json_set(view, '$.failedAttempts', 7)").run();
+      await store.applyPage('status', [storedEvent(stream, 1, 2, 'ChallengeStarted', {})]);
+      expect(await store.status('t', 'u')).toMatchObject({ failedAttempts: 7, revision: 1 });
+      // Its own writes: the next page builds on the view it remembers, which is the file's.
+      await store.applyPage('status', [storedEvent(stream, 2, 3, 'ChallengeStarted', {})]);
+      expect(await store.status('t', 'u')).toMatchObject({ failedAttempts: 7, revision: 2 });
+    } finally {
+      mine.close();
+      other.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -21,6 +21,14 @@ const digest = (value: string): Buffer => createHash('sha256').update(value).dig
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
   private readonly keys: { digest: Buffer; key: ApiKey }[];
+  /**
+   * Keys that were presented and proved (by the constant-time check below) to be configured ones,
+   * to their principal: a later request with the same key skips the hashing. The configured keys
+   * are fixed for the process's life (a revoked or rotated key is removed by restarting with new
+   * configuration, which starts an empty map), only exact configured keys ever enter it, so it
+   * holds at most one entry per key, and an unknown key always takes the full check.
+   */
+  private readonly proven = new Map<string, Principal>();
 
   constructor(
     private readonly reflector: Reflector,
@@ -55,6 +63,8 @@ export class ApiKeyGuard implements CanActivate {
   private authenticate(header: string | undefined): Principal {
     const match = /^Bearer (\S+)$/.exec(header ?? '');
     if (!match) throw new ApiError(401, 'unauthorized', 'Send an API key as "Authorization: Bearer <key>".');
+    const known = this.proven.get(match[1]!);
+    if (known) return known;
     const presented = digest(match[1]!);
     // Compare against every key so timing does not reveal which one was close.
     let found: ApiKey | undefined;
@@ -65,6 +75,8 @@ export class ApiKeyGuard implements CanActivate {
       this.logger?.warn({ component: 'security' }, 'request with an unknown API key');
       throw new ApiError(401, 'unauthorized', 'Unknown API key.');
     }
-    return { keyId: found.id, role: found.role, tenants: found.tenants };
+    const principal: Principal = Object.freeze({ keyId: found.id, role: found.role, tenants: Object.freeze([...found.tenants]) as string[] });
+    this.proven.set(match[1]!, principal);
+    return principal;
   }
 }
