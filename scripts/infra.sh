@@ -160,8 +160,11 @@ kafka_format() {
   local id
   id="$(cat "$KDIR/cluster.id" 2>/dev/null || true)"
   if [ -z "$id" ]; then
-    # A Kafka Uuid is 16 random bytes in URL-safe base64 without padding (what random-uuid prints).
-    id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    # A Kafka Uuid is 16 random bytes in URL-safe base64 without padding (what random-uuid prints);
+    # like Kafka's Uuid.randomUuid, never one starting with '-', which the format tool would take
+    # for an option ("argument --cluster-id/-t: expected one argument", 1 fresh start in 64).
+    id="-"
+    while [ "${id#-}" != "$id" ]; do id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"; done
     echo "$id" >"$KDIR/cluster.id"
   fi
   log "kafka: formatting $KDATA (cluster id $id)"
