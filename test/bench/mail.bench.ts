@@ -48,17 +48,20 @@ const RUN = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 
 const ms = (value: number) => (Number.isNaN(value) ? '   n/a' : value >= 10_000 ? `${(value / 1000).toFixed(1)} s`.padStart(7) : `${value.toFixed(0)} ms`.padStart(7));
 
-/** An SMTP receiver that notes when each recipient's message arrived (no MIME parsing: it stays cheap under load). */
-async function startReceiver(onMail: (recipient: string) => void): Promise<{ url: string; close(): Promise<void> }> {
+/** An SMTP receiver that notes when each recipient's message arrived, and its Message-ID (no MIME parsing: it stays cheap under load). */
+async function startReceiver(onMail: (recipient: string, messageId: string | null) => void): Promise<{ url: string; close(): Promise<void> }> {
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     disableReverseLookup: true,
     logger: false,
     onData(stream, session, callback) {
-      stream.on('data', () => undefined);
+      let messageId: string | null = null;
+      stream.on('data', (chunk: Buffer) => {
+        messageId ??= /^Message-ID:\s*(<[^>\r\n]+>)/im.exec(chunk.toString('latin1'))?.[1] ?? null;
+      });
       stream.on('end', () => {
-        for (const rcpt of session.envelope.rcptTo) onMail(rcpt.address.toLowerCase());
+        for (const rcpt of session.envelope.rcptTo) onMail(rcpt.address.toLowerCase(), messageId);
         callback();
       });
     },
@@ -129,10 +132,12 @@ async function main(): Promise<void> {
   // the api's answer (the pipeline is that fast at low load): its latency then counts as 0.
   const arrivedAt = new Map<string, number>();
   let lastArrival = 0;
-  const smtp = await startReceiver((recipient) => {
+  const messageIds = new Map<string, string>();
+  const smtp = await startReceiver((recipient, messageId) => {
     if (arrivedAt.has(recipient)) return;
     lastArrival = performance.now();
     arrivedAt.set(recipient, lastArrival);
+    if (messageId) messageIds.set(recipient, messageId);
   });
   const latencies = {
     has: (email: string) => arrivedAt.has(email) && answeredAt.has(email),
@@ -261,8 +266,17 @@ async function main(): Promise<void> {
     const email = stats(delivered.map((e) => latencies.get(e)!));
     if (process.env.BENCH_TRACE) {
       // The slowest emails, by when their code was answered (ms into the phase): one stall shows as a run of them.
-      const slow = delivered.map((e) => ({ at: answeredAt.get(e)! - started, wall: Date.now() - (performance.now() - answeredAt.get(e)!), latency: latencies.get(e)! })).sort((a, b) => b.latency - a.latency).slice(0, 12);
-      for (const { at, wall, latency } of slow.sort((a, b) => a.at - b.at)) console.log(`    slow: answered ${at.toFixed(0)} ms into the phase (${new Date(wall).toISOString()}), email after ${latency.toFixed(0)} ms`);
+      // Each with where its time went, from the mailer's "mail sent" line (found by Message-ID): to the mailer, then SMTP.
+      const timings = mailerTimings(log('mailer'));
+      const slow = delivered.map((e) => ({ e, at: answeredAt.get(e)! - started, wall: Date.now() - (performance.now() - answeredAt.get(e)!), latency: latencies.get(e)! })).sort((a, b) => b.latency - a.latency).slice(0, 12);
+      for (const { e, at, wall, latency } of slow.sort((a, b) => a.at - b.at)) {
+        const timing = timings.get(messageIds.get(e) ?? '');
+        const where = timing ? `; reached the mailer after ${timing.reachedMs} ms, SMTP ${timing.sendMs} ms` : '';
+        console.log(`    slow: answered ${at.toFixed(0)} ms into the phase (${new Date(wall).toISOString()}), email after ${latency.toFixed(0)} ms${where}`);
+      }
+      const reached = [...timings.values()].map((timing) => timing.reachedMs).filter((value): value is number => value !== null);
+      const stage = stats(reached);
+      console.log(`    decision → mailer (relay + Kafka), all emails so far: p50 ${ms(stage.p50)}  p99 ${ms(stage.p99)}  max ${ms(stage.max)}`);
     }
     const perCode = Object.entries(owners()).map(([name, pid]) => `${name} ${(((cpuSeconds(pid) - cpuBefore[name]!) * 1000) / Math.max(1, emails.length)).toFixed(2)}`);
     cpuLines.push(`${String(rate).padStart(9)}/s: ${perCode.join('  ')}`);
@@ -284,6 +298,23 @@ async function main(): Promise<void> {
   await kafka.disconnect();
   if (process.env.BENCH_KEEP) console.log(`process logs in ${dataDir}`);
   else fs.rmSync(dataDir, { recursive: true, force: true });
+}
+
+/** The mailer's "mail sent" lines (JSON, in its log file) by Message-ID: how long each event took to reach it, and the SMTP exchange. */
+function mailerTimings(file: string): Map<string, { reachedMs: number | null; sendMs: number }> {
+  const timings = new Map<string, { reachedMs: number | null; sendMs: number }>();
+  if (!fs.existsSync(file)) return timings;
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const json = line.indexOf('{');
+    if (json < 0 || !line.includes('"mail sent"')) continue;
+    try {
+      const entry = JSON.parse(line.slice(json)) as { messageId?: string; reachedMs?: number | null; sendMs?: number };
+      if (entry.messageId) timings.set(entry.messageId, { reachedMs: entry.reachedMs ?? null, sendMs: entry.sendMs ?? 0 });
+    } catch {
+      // a line cut by the process log's tagging: skip it
+    }
+  }
+  return timings;
 }
 
 main().catch((error) => {

@@ -135,6 +135,7 @@ export class Mailer {
   private async deliver(event: StoredEvent): Promise<MailOutcome> {
     const { logger, dedupe, transport, maxAttempts } = this.deps;
     const base = { eventId: event.eventId, type: event.type };
+    const reachedAt = Date.now();
 
     if (await dedupe.get(sentKey(event.eventId))) {
       logger.info({ ...base, outcome: 'duplicate' }, 'mail already sent');
@@ -184,13 +185,12 @@ export class Mailer {
         continue;
       }
       const decidedAt = Date.parse(String(event.metadata?.at));
-      this.deps.metrics?.accepted(
-        event.type as MailEventType,
-        Number(process.hrtime.bigint() - started) / 1e9,
-        Number.isFinite(decidedAt) ? Math.max(0, (Date.now() - decidedAt) / 1000) : null,
-      );
+      const sendSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.deps.metrics?.accepted(event.type as MailEventType, sendSeconds, Number.isFinite(decidedAt) ? Math.max(0, (Date.now() - decidedAt) / 1000) : null);
       await this.markSent(event, prepared.maskedRecipient);
-      logger.info({ ...base, maskedRecipient: prepared.maskedRecipient, attempt, messageId, outcome: 'sent' }, 'mail sent');
+      // Where a slow email's time went: reachedMs from the decision to this mailer (relay, Kafka), sendMs the SMTP exchange.
+      const timing = { reachedMs: Number.isFinite(decidedAt) ? reachedAt - decidedAt : null, sendMs: Math.round(sendSeconds * 1000) };
+      logger.info({ ...base, maskedRecipient: prepared.maskedRecipient, attempt, messageId, outcome: 'sent', ...timing }, 'mail sent');
       return 'sent';
     }
     return this.deadLetter(event, lastError, maxAttempts, prepared.maskedRecipient);
