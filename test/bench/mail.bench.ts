@@ -120,6 +120,9 @@ async function kafkaFloor(brokers: string[], rate: number): Promise<Stats> {
   return stats(latencies);
 }
 
+/** The three processes, so a run that fails (Kafka down, a process that never got ready) stops them too. */
+const started: AppProcess[] = [];
+
 async function main(): Promise<void> {
   for (const file of Object.values(ENTRY)) if (!fs.existsSync(file)) throw new Error(`${file} is missing: run npm run build`);
   const infra = infraEnv(HERE);
@@ -186,6 +189,7 @@ async function main(): Promise<void> {
     KAFKA_MAILER_GROUP_ID: `twostep-bench-${RUN}`,
     HEALTH_PORT: '0',
   }, log('mailer'), [], nodeArgs);
+  started.push(api, projector, mailer);
   api.start();
   projector.start();
   mailer.start();
@@ -317,7 +321,8 @@ function mailerTimings(file: string): Map<string, { reachedMs: number | null; se
   return timings;
 }
 
-main().catch((error) => {
+main().catch(async (error) => {
+  await Promise.all(started.map((child) => child.ensureStopped().catch(() => undefined)));
   console.error(error);
   process.exit(1);
 });
