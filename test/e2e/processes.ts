@@ -105,8 +105,32 @@ export class AppProcess {
     if (this.running) this.child.kill(signal);
     const exit = await within(this.exitPromise, timeoutMs);
     if (exit) return exit;
+    const stuck = this.whereStuck();
+    fs.appendFileSync(this.logFile, `\n===== ${this.name} did not exit on ${signal}: ${stuck} =====\n`);
     this.child.kill('SIGKILL');
-    throw new Error(`${this.name} did not exit within ${timeoutMs} ms of ${signal}; killed:\n${this.tail()}`);
+    throw new Error(`${this.name} did not exit within ${timeoutMs} ms of ${signal} (${stuck}); killed:\n${this.tail()}`);
+  }
+
+  /**
+   * What a process that ignores a signal is doing, from /proc (Linux): each thread's state and the
+   * kernel function it waits in (futex: a lock, e.g. SQLite's; pipe_write: a full stdout pipe;
+   * do_epoll_wait: an idle event loop; running: a busy loop) and the CPU it used.
+   */
+  private whereStuck(): string {
+    const pid = this.child?.pid;
+    if (!pid) return 'no pid';
+    try {
+      const threads = fs.readdirSync(`/proc/${pid}/task`).map((tid) => {
+        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const wchan = fs.readFileSync(`/proc/${pid}/task/${tid}/wchan`, 'utf8') || '-';
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        return `${tid === String(pid) ? 'main' : name} ${fields[0]} ${wchan} cpu=${(Number(fields[11]) + Number(fields[12])) / 100}s`;
+      });
+      return threads.join('; ');
+    } catch (error) {
+      return `no /proc view (${(error as Error).message})`;
+    }
   }
 
   /** Waits for the process to exit on its own (one-shot commands). */
