@@ -191,6 +191,10 @@ describe('Mailer with a real SMTP server', () => {
     expect(logged).not.toContain(RECIPIENT);
     expect(logged).not.toContain('493027');
     expect(log.lines).toContainEqual(expect.objectContaining({ level: 'info', msg: 'mail sent' }));
+    // Where its time went, for a slow email: decision → mailer, and the SMTP exchange, with the Message-ID to find it by.
+    expect(log.lines.find((line) => (line as { msg?: string }).msg === 'mail sent')).toMatchObject({
+      obj: { messageId: mail.messageId, reachedMs: expect.any(Number), sendMs: expect.any(Number) },
+    });
   });
 
   it('sends once when the same event is handled twice', async () => {

@@ -4,7 +4,7 @@ import { openChallenge } from './challenge-lookup';
 import { failedAttempt } from './lockout';
 import { notify } from './notifications';
 import { trustDevice } from './trusted-devices';
-import { isEnabled, type AccountState, type Deciding, type Folding, type PreparedDevice } from './state';
+import { isEnabled, removal, type AccountState, type OpenChallenge, type Deciding, type Folding, type PreparedDevice } from './state';
 
 /**
  * Passkeys (WebAuthn) as a second factor, one slice of the account: its state, its commands,
@@ -80,23 +80,11 @@ export const passkeyDecisions: Deciding<PasskeyCommand, AccountEvent> = {
     if (!state.passkeys.some((passkey) => passkey.passkeyId === command.passkeyId)) {
       throw new DomainError('passkey_not_found', 'No passkey of this account has this id (it may have been removed).');
     }
-    if (command.by !== 'customer' && !command.operatorId) throw new Error('RemovePasskey by an operator or admin needs operatorId');
-    return [
-      {
-        type: 'PasskeyRemoved',
-        data:
-          command.by === 'customer'
-            ? { passkeyId: command.passkeyId, by: 'customer' }
-            : { passkeyId: command.passkeyId, by: command.by, operatorId: command.operatorId! },
-      },
-    ];
+    return [{ type: 'PasskeyRemoved', data: { passkeyId: command.passkeyId, ...removal(command) } }];
   },
 
   VerifyPasskey(command, state, { now, policy }) {
-    const challenge = openChallenge(state, command.challengeId, now);
-    if (challenge.method !== 'totp' || state.passkeys.length === 0) {
-      throw new DomainError('passkey_not_available', 'This login cannot be answered with a passkey: the account has none.');
-    }
+    const challenge = passkeyAnswerable(state, command.challengeId, now);
     const failure = judgeAssertion(state.passkeys, command.proof);
     if (failure) return failedAttempt(state, policy, now, challenge.id, 'webauthn', failure);
     const used = state.passkeys.find((candidate) => candidate.credentialId === command.proof.credentialId)!;
@@ -104,6 +92,19 @@ export const passkeyDecisions: Deciding<PasskeyCommand, AccountEvent> = {
     return [{ type: 'ChallengePassed', data: { challengeId: challenge.id, method: 'webauthn', passkey } }, ...trustDevice(command.rememberDevice, policy, now)];
   },
 };
+
+/**
+ * The open challenge a passkey may answer (unlocked, known, unexpired, the account's own factor
+ * with a passkey registered): what verifying checks first, and what the assertion options ask
+ * before the browser does.
+ */
+export function passkeyAnswerable(state: AccountState, challengeId: string, now: Date): OpenChallenge {
+  const challenge = openChallenge(state, challengeId, now);
+  if (challenge.method !== 'totp' || state.passkeys.length === 0) {
+    throw new DomainError('passkey_not_available', 'This login cannot be answered with a passkey: the account has none.');
+  }
+  return challenge;
+}
 
 /** Whether this account may add a passkey at all: 2FA on, and room for one more. The caller asks before the browser does. */
 export function assertCanAddPasskey(passkeys: readonly Passkey[], enabled: boolean): void {

@@ -1,4 +1,4 @@
-import type { ChallengeMethod, Contact, EncryptedSecret, SealedValue } from '../events';
+import type { ChallengeMethod, Contact, EncryptedSecret, RevokedBy, SealedValue } from '../events';
 import type { Passkey } from './passkeys';
 import type { Policy } from '../policy';
 
@@ -98,6 +98,13 @@ export function activeTrustedDevices(state: AccountState, now: Date): TrustedDev
 
 export function plusMinutes(now: Date, minutes: number): string {
   return new Date(now.getTime() + minutes * 60_000).toISOString();
+}
+
+/** Who took something away (a remembered device, a passkey), as its event records it: operators and admins are named. */
+export function removal(command: { type: string; by: RevokedBy; operatorId?: string }): { by: RevokedBy; operatorId?: string } {
+  if (command.by === 'customer') return { by: 'customer' };
+  if (!command.operatorId) throw new Error(`${command.type} by an operator or admin needs operatorId`);
+  return { by: command.by, operatorId: command.operatorId };
 }
 
 /** A slice's share of the decider: its commands' decisions and its events' folds, by type name. */

@@ -1,7 +1,7 @@
 import { DomainError } from '../errors';
 import type { AccountEvent, EventOf, RevocationReason, RevokedBy } from '../events';
 import type { Policy } from '../policy';
-import { activeTrustedDevices, MAX_TRUSTED_DEVICES, plusMinutes, type AccountState, type Deciding, type Folding, type PreparedDevice } from './state';
+import { activeTrustedDevices, MAX_TRUSTED_DEVICES, removal, plusMinutes, type AccountState, type Deciding, type Folding, type PreparedDevice } from './state';
 
 /**
  * Trusted ("remembered") devices: a passed challenge may remember the device for the tenant's
@@ -19,16 +19,7 @@ export const trustedDeviceDecisions: Deciding<TrustedDeviceCommand, AccountEvent
     // Neither a lock nor the 2FA status matters: forgetting a device only ever asks for more.
     const known = activeTrustedDevices(state, now).some((device) => device.deviceId === command.deviceId);
     if (!known) throw new DomainError('device_not_found', 'No remembered device of this account has this id (it may have expired or been revoked).');
-    if (command.by !== 'customer' && !command.operatorId) throw new Error('RevokeTrustedDevice by an operator or admin needs operatorId');
-    return [
-      {
-        type: 'TrustedDeviceRevoked',
-        data:
-          command.by === 'customer'
-            ? { deviceId: command.deviceId, by: 'customer' }
-            : { deviceId: command.deviceId, by: command.by, operatorId: command.operatorId! },
-      },
-    ];
+    return [{ type: 'TrustedDeviceRevoked', data: { deviceId: command.deviceId, ...removal(command) } }];
   },
 };
 

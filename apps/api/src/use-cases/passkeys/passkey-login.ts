@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common'
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { z } from 'zod/v4';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
-import { DomainError, isLocked } from '@twostep/domain';
+import { passkeyAnswerable } from '@twostep/domain';
 import { AccountRunner, type AccountRef } from '../../accounts/account-runner';
 import { refuseIfFailed } from '../../accounts/attempt-outcome';
 import { deviceToRemember, labelNeedsRemember, rememberedAnswer, rememberFields } from '../../accounts/remembered-device';
@@ -90,14 +90,7 @@ export class PasskeyAssertionOptionsHandler implements ICommandHandler<PasskeyAs
   /** Reads only: the refusals are the ones verifying would give, so the browser does not ask the user for nothing. */
   async execute({ account, challengeId }: PasskeyAssertionOptionsCommand) {
     const state = await this.accounts.state(account);
-    const now = this.clock.now();
-    if (isLocked(state, now)) throw new DomainError('account_locked', `Too many failed attempts. Try again after ${state.lockedUntil}.`, { lockedUntil: state.lockedUntil });
-    const challenge = state.challenge;
-    if (!challenge || challenge.id !== challengeId) throw new DomainError('challenge_not_found', 'No open login challenge has this id.');
-    if (now.getTime() >= Date.parse(challenge.expiresAt)) throw new DomainError('challenge_expired', 'This login challenge has expired. Start a new login.');
-    if (challenge.method !== 'totp' || state.passkeys.length === 0) {
-      throw new DomainError('passkey_not_available', 'This login cannot be answered with a passkey: the account has none.');
-    }
+    passkeyAnswerable(state, challengeId, this.clock.now());
     const rp = relyingParty(await this.policies.get(account.tenantId), account.tenantId);
     return { options: await assertionOptions(this.secrets.hasher, account, rp, challengeId, state.passkeys) };
   }

@@ -1,14 +1,12 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { z } from 'zod/v4';
-import type { RevokedBy } from '@twostep/domain';
 import { emptyStatus, presentStatus } from '@twostep/readmodel';
 import { AccountRunner, type AccountRef } from '../../accounts/account-runner';
 import { ReadModels } from '../../accounts/read-models';
 import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
-import { ApiError } from '../../http/errors';
-import { actorOf, type Principal } from '../../http/principal';
+import { actorOf, removedBy, type Principal, type Remover } from '../../http/principal';
 import { ZodBody } from '../../http/validation';
 import { CLOCK, POLICY_READER, type Clock, type PolicyReader } from '../../tokens';
 import { operatorId, PasskeyBody, type Operation } from '../../http/contract';
@@ -46,24 +44,16 @@ export const removePasskeyOperation: Operation = {
 };
 
 export class RemovePasskeyCommand {
-  constructor(readonly account: AccountRef, readonly principal: Principal, readonly passkeyId: string, readonly operatorId?: string) {}
+  constructor(readonly account: AccountRef, readonly principal: Principal, readonly passkeyId: string, readonly remover: Remover) {}
 }
-
-const REMOVED_BY: Record<Principal['role'], RevokedBy | null> = { portal: 'customer', operator: 'operator', admin: 'admin', auditor: null };
 
 @CommandHandler(RemovePasskeyCommand)
 export class RemovePasskeyHandler implements ICommandHandler<RemovePasskeyCommand> {
   constructor(private readonly accounts: AccountRunner) {}
 
-  async execute({ account, principal, passkeyId, operatorId }: RemovePasskeyCommand) {
-    const by = REMOVED_BY[principal.role];
-    if (!by) throw new Error(`role ${principal.role} cannot remove a passkey`); // the guard keeps auditors out
-    await this.accounts.run(account, actorOf(principal, operatorId), () => ({
-      type: 'RemovePasskey',
-      passkeyId,
-      by,
-      ...(by === 'customer' ? {} : { operatorId }),
-    }));
+  async execute({ account, principal, passkeyId, remover }: RemovePasskeyCommand) {
+    const operatorId = remover.by === 'customer' ? undefined : remover.operatorId;
+    await this.accounts.run(account, actorOf(principal, operatorId), () => ({ type: 'RemovePasskey', passkeyId, ...remover }));
     return { removed: true, passkeyId };
   }
 }
@@ -95,16 +85,6 @@ export class PasskeyManagementController {
     @CurrentPrincipal() principal: Principal,
     @Body(new ZodBody(RemoveBody)) body: z.infer<typeof RemoveBody>,
   ) {
-    if (principal.role === 'portal' && body.operatorId !== undefined) {
-      throw validationFailed('operatorId', 'is for operator and admin keys; a portal key acts for the customer');
-    }
-    if (principal.role !== 'portal' && body.operatorId === undefined) {
-      throw validationFailed('operatorId', 'is required: name the reseller or admin who removes the passkey');
-    }
-    return this.commands.execute(new RemovePasskeyCommand({ tenantId: params.tenantId, userId: params.userId }, principal, params.passkeyId, body.operatorId));
+    return this.commands.execute(new RemovePasskeyCommand({ tenantId: params.tenantId, userId: params.userId }, principal, params.passkeyId, removedBy(principal, body.operatorId, 'removes the passkey')));
   }
-}
-
-function validationFailed(field: string, message: string): ApiError {
-  return new ApiError(400, 'validation_failed', `${field}: ${message}`, { problems: [{ field, message }] });
 }

@@ -1,12 +1,10 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { z } from 'zod/v4';
-import type { RevokedBy } from '@twostep/domain';
 import { AccountRunner, type AccountRef } from '../../accounts/account-runner';
 import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
-import { ApiError } from '../../http/errors';
-import { actorOf, type Principal } from '../../http/principal';
+import { actorOf, removedBy, type Principal, type Remover } from '../../http/principal';
 import { ZodBody } from '../../http/validation';
 import { operatorId, type Operation } from '../../http/contract';
 
@@ -14,24 +12,16 @@ import { operatorId, type Operation } from '../../http/contract';
 const RevokeBody = z.object({ operatorId: operatorId.optional() }).strict();
 
 export class RevokeTrustedDeviceCommand {
-  constructor(readonly account: AccountRef, readonly principal: Principal, readonly deviceId: string, readonly operatorId?: string) {}
+  constructor(readonly account: AccountRef, readonly principal: Principal, readonly deviceId: string, readonly remover: Remover) {}
 }
-
-const REVOKED_BY: Record<Principal['role'], RevokedBy | null> = { portal: 'customer', operator: 'operator', admin: 'admin', auditor: null };
 
 @CommandHandler(RevokeTrustedDeviceCommand)
 export class RevokeTrustedDeviceHandler implements ICommandHandler<RevokeTrustedDeviceCommand> {
   constructor(private readonly accounts: AccountRunner) {}
 
-  async execute({ account, principal, deviceId, operatorId }: RevokeTrustedDeviceCommand) {
-    const by = REVOKED_BY[principal.role];
-    if (!by) throw new Error(`role ${principal.role} cannot revoke a device`); // the guard keeps auditors out
-    await this.accounts.run(account, actorOf(principal, operatorId), () => ({
-      type: 'RevokeTrustedDevice',
-      deviceId,
-      by,
-      ...(by === 'customer' ? {} : { operatorId }),
-    }));
+  async execute({ account, principal, deviceId, remover }: RevokeTrustedDeviceCommand) {
+    const operatorId = remover.by === 'customer' ? undefined : remover.operatorId;
+    await this.accounts.run(account, actorOf(principal, operatorId), () => ({ type: 'RevokeTrustedDevice', deviceId, ...remover }));
     return { revoked: true, deviceId };
   }
 }
@@ -69,18 +59,8 @@ export class RevokeTrustedDeviceController {
     @CurrentPrincipal() principal: Principal,
     @Body(new ZodBody(RevokeBody)) body: z.infer<typeof RevokeBody>,
   ) {
-    if (principal.role === 'portal' && body.operatorId !== undefined) {
-      throw validationFailed('operatorId', 'is for operator and admin keys; a portal key acts for the customer');
-    }
-    if (principal.role !== 'portal' && body.operatorId === undefined) {
-      throw validationFailed('operatorId', 'is required: name the reseller or admin who revokes the device');
-    }
     return this.commands.execute(
-      new RevokeTrustedDeviceCommand({ tenantId: params.tenantId, userId: params.userId }, principal, params.deviceId, body.operatorId),
+      new RevokeTrustedDeviceCommand({ tenantId: params.tenantId, userId: params.userId }, principal, params.deviceId, removedBy(principal, body.operatorId, 'revokes the device')),
     );
   }
-}
-
-function validationFailed(field: string, message: string): ApiError {
-  return new ApiError(400, 'validation_failed', `${field}: ${message}`, { problems: [{ field, message }] });
 }
