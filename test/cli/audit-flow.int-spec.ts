@@ -224,11 +224,11 @@ describe('auditor CLI on a log written over HTTP', () => {
     it('replay --rebuild (and rebuild-projections) rebuilds wiped read models to the same views', async () => {
       const before = await Promise.all(ACCOUNTS.map(([tenantId, userId]) => liveStatus(tenantId, userId)));
       for (const argv of [['replay', '--rebuild'], ['rebuild-projections']]) {
-        withDb(dataDir, (db) => db.exec('DELETE FROM rm_status; DELETE FROM rm_event_log;'));
+        withDb(dataDir, (db) => db.exec('DELETE FROM rm_documents; DELETE FROM rm_entries;'));
         expect(await t.runtime.readModels.status('store-1', 'bob')).toBeNull();
         const run = await cli([...argv, ...at]);
         expect(run.code).toBe(0);
-        expect(run.out).toBe(`rebuilt read models (status-v1) in SQLite ${path.resolve(dataDir, 'twostep.db')} from ${head} events; checkpoint ${head}\n`);
+        expect(run.out).toBe(`rebuilt read models (status-v2, event-log-v2) in SQLite ${path.resolve(dataDir, 'twostep.db')} from ${head} events; checkpoint ${head}\n`);
         expect(run.err).toMatch(new RegExp(`^applied ${head} events in \\d+\\.\\d\\d s \\(\\d+ events/s\\)\\n$`));
         expect(await Promise.all(ACCOUNTS.map(([tenantId, userId]) => liveStatus(tenantId, userId)))).toEqual(before);
       }

@@ -231,7 +231,7 @@ async function snapshotRedisViews(): Promise<Record<string, unknown>> {
     const [nextCursor, keys] = await redis!.scan(cursor, 'MATCH', `${REDIS_PREFIX}rm:*`, 'COUNT', 1000);
     cursor = nextCursor;
     for (const key of keys) {
-      if (key.includes('rm:checkpoint:')) continue; // the checkpoint is where the projector is, not a view
+      if (key.endsWith(':checkpoint')) continue; // the checkpoint is where the projector is, not a view
       const type = await redis!.type(key);
       if (type === 'string') snapshot[key] = await redis!.get(key);
       else if (type === 'zset') snapshot[key] = await redis!.zrange(key, 0, -1, 'WITHSCORES');

@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import { CheckpointedConsumer, Projector, type Runtime } from '@twostep/app';
 import { createMailTransport, Mailer, MAIL_EVENT_TYPES, PrometheusMailMetrics, type MailTransport } from '@twostep/mail';
-import { STATUS_PROJECTION } from '@twostep/readmodel';
 
 /**
  * Embedded mode runs the projector and the mailer inside the api process, each as a durable
@@ -52,7 +51,7 @@ export class EmbeddedWorkers {
         registers: [registry],
         async collect() {
           const head = await runtime.eventStore.headPosition();
-          this.set({ subscriber: 'projection' }, head - (await runtime.readModels.checkpoint(STATUS_PROJECTION)));
+          this.set({ subscriber: 'projection' }, head - (await runtime.readModels.checkpoint()));
           this.set({ subscriber: 'mailer' }, head - (await mailConsumer.checkpoint()));
         },
       });

@@ -5,7 +5,6 @@ import { createLogger, Lease, openStores, Projector, PROJECTOR_LEASE, serveHealt
 import { waitForKafka, KafkaEventPublisher } from '@twostep/bus';
 import { ConfigError, describeStartupFailure, parseEnv, type Env } from '@twostep/config';
 import type { StoredEvent } from '@twostep/eventstore';
-import { STATUS_PROJECTION } from '@twostep/readmodel';
 import { runRebuild } from './rebuild';
 import { KafkaRelay } from './relay';
 
@@ -106,7 +105,7 @@ async function run(env: Env, healthPort: number | undefined, logger: Logger): Pr
     registers: [registry],
     async collect() {
       const head = await stores.eventStore.headPosition();
-      this.set({ subscriber: 'projection' }, head - (await stores.readModels.checkpoint(STATUS_PROJECTION)));
+      this.set({ subscriber: 'projection' }, head - (await stores.readModels.checkpoint()));
       if (relay) this.set({ subscriber: 'relay' }, head - (await relay.checkpoint()));
     },
   });
@@ -114,7 +113,7 @@ async function run(env: Env, healthPort: number | undefined, logger: Logger): Pr
   if (healthPort !== undefined) {
     health = await serveHealth(healthPort, async () => {
       const head = await stores.eventStore.headPosition();
-      const projected = await stores.readModels.checkpoint(STATUS_PROJECTION);
+      const projected = await stores.readModels.checkpoint();
       const relayed = relay ? await relay.checkpoint() : null;
       return {
         ok: !stopping && projector !== null,
@@ -163,7 +162,7 @@ async function run(env: Env, healthPort: number | undefined, logger: Logger): Pr
       readModels: stores.adapters.readModels,
       kafka: env.KAFKA_BROKERS ? { brokers: env.KAFKA_BROKERS, topic: env.KAFKA_TOPIC } : 'disabled (KAFKA_BROKERS unset): no relay',
       head,
-      projectionCheckpoint: await stores.readModels.checkpoint(STATUS_PROJECTION),
+      projectionCheckpoint: await stores.readModels.checkpoint(),
       relayCheckpoint: relay ? await relay.checkpoint() : null,
       healthPort: health?.port ?? null,
     },
@@ -187,7 +186,7 @@ async function run(env: Env, healthPort: number | undefined, logger: Logger): Pr
       logger.info(
         {
           head: now,
-          projectionLag: now - (await stores.readModels.checkpoint(STATUS_PROJECTION)),
+          projectionLag: now - (await stores.readModels.checkpoint()),
           ...(relay ? { relayLag: now - (await relay.checkpoint()), relayed: relay.relayed } : {}),
         },
         'projector progress',

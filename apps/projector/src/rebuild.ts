@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import { Lease, openStores, Projector } from '@twostep/app';
 import type { Env } from '@twostep/config';
-import { STATUS_PROJECTION } from '@twostep/readmodel';
 
 /**
  * `rebuild`: drops every view and replays the event store from its first event. The views
@@ -33,7 +32,7 @@ export async function runRebuild(env: Env, logger: Logger, leaseKey: string, wai
         logger.info({ applied: count, head }, 'rebuild progress');
       }
     });
-    const checkpoint = await stores.readModels.checkpoint(STATUS_PROJECTION);
+    const checkpoint = await stores.readModels.checkpoint();
     logger.info({ applied, checkpoint, ms: Date.now() - started }, 'read models rebuilt');
     return 0;
   } catch (error) {

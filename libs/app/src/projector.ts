@@ -1,5 +1,5 @@
 import type { EventStore, StoredEvent, Subscription } from '@twostep/eventstore';
-import { STATUS_PROJECTION, type KeyValueStore, type ReadModelStore } from '@twostep/readmodel';
+import type { KeyValueStore, ReadModelStore } from '@twostep/readmodel';
 
 export interface Logger {
   info(obj: object, msg?: string): void;
@@ -25,13 +25,12 @@ export class Projector {
   constructor(
     private readonly store: EventStore,
     private readonly readModels: ReadModelStore,
-    private readonly projection = STATUS_PROJECTION,
   ) {}
 
   async start(): Promise<void> {
-    const after = await this.readModels.checkpoint(this.projection);
+    const after = await this.readModels.checkpoint();
     this.subscription = this.store.subscribeAllPages({ after, limit: PROJECTOR_PAGE }, async (page) => {
-      await this.readModels.applyPage(this.projection, page.events);
+      await this.readModels.applyPage(page.events);
       if (page.events.length < PROJECTOR_PAGE) await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     });
   }
@@ -44,7 +43,7 @@ export class Projector {
   /** Waits until the views include `position` (read-your-writes for queries); false on timeout. */
   async caughtUp(position: number, timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    while ((await this.readModels.checkpoint(this.projection)) < position) {
+    while ((await this.readModels.checkpoint()) < position) {
       if (Date.now() >= deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
@@ -53,13 +52,13 @@ export class Projector {
 
   /** Rebuilds every view from the first event; returns the number of events applied. */
   static async rebuild(store: EventStore, readModels: ReadModelStore, onProgress?: (applied: number) => void): Promise<number> {
-    await readModels.reset(STATUS_PROJECTION);
+    await readModels.reset();
     let after = 0;
     let applied = 0;
     for (;;) {
       const page = await store.readAll({ after, limit: 1000 });
       if (page.length === 0) return applied;
-      await readModels.applyPage(STATUS_PROJECTION, page);
+      await readModels.applyPage(page);
       applied += page.length;
       after = page[page.length - 1]!.position;
       onProgress?.(applied);

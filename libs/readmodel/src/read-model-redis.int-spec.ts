@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import * as net from 'node:net';
 import { accountStream } from '@twostep/domain';
 import type { Redis } from 'ioredis';
-import { STATUS_PROJECTION } from './ports';
-import { projectStatus } from './projections';
+import { READ_MODELS } from './projections';
+import { RedisProjectionStore } from './redis-projection-store';
 import { connectRedis, redactRedisUrl, RedisKeyValueStore, RedisReadModelStore } from './redis-read-model-store';
+import { projectStatus } from './status.projection';
+import { projectionStoreContract } from './testing/projection-store.contract';
 import { readModelStoreContract, storedEvent } from './testing/read-model.contract';
 import type { StatusView } from './views';
 
@@ -35,6 +37,18 @@ readModelStoreContract('RedisReadModelStore', async () => {
   };
 });
 
+projectionStoreContract('RedisProjectionStore', async () => {
+  const redis = await connectRedis(REDIS_URL);
+  const prefix = `${RUN}${randomUUID().slice(0, 8)}:`;
+  return {
+    open: (projections) => new RedisProjectionStore(redis, prefix, projections),
+    async cleanup() {
+      await dropPrefix(redis, prefix);
+      await redis.quit();
+    },
+  };
+});
+
 describe('RedisReadModelStore', () => {
   let redis: Redis;
   let prefix: string;
@@ -58,14 +72,18 @@ describe('RedisReadModelStore', () => {
   it('keeps the documented key layout under its prefix (default twostep:)', async () => {
     const store = new RedisReadModelStore(redis, { prefix });
     const [setup, enabled] = enable('shop-1', 'u1');
-    await store.apply(STATUS_PROJECTION, setup!);
-    await store.apply(STATUS_PROJECTION, enabled!);
+    await store.apply(setup!);
+    await store.apply(enabled!);
 
-    const view = JSON.parse((await redis.get(`${prefix}rm:status:shop-1|u1`))!) as StatusView;
+    const view = JSON.parse((await redis.get(`${prefix}rm:status-v2:doc:shop-1|u1`))!) as StatusView;
     expect(view).toEqual(projectStatus(projectStatus(null, setup!), enabled!));
-    expect(await redis.zrange(`${prefix}rm:log:shop-1|u1`, 0, -1, 'WITHSCORES')).toEqual([expect.stringContaining(setup!.eventId), '0', expect.stringContaining(enabled!.eventId), '1']);
-    expect(await redis.get(`${prefix}rm:checkpoint:${STATUS_PROJECTION}`)).toBe('2');
-    expect(await redis.smembers(`${prefix}rm:accounts`)).toEqual(['shop-1|u1']);
+    expect(await redis.get(`${prefix}rm:status-v2:head:shop-1|u1`)).toBe('1');
+    expect(await redis.get(`${prefix}rm:event-log-v2:head:shop-1|u1`)).toBe('1');
+    expect(await redis.zrange(`${prefix}rm:event-log-v2:log:shop-1|u1`, 0, -1, 'WITHSCORES')).toEqual([expect.stringContaining(setup!.eventId), '0', expect.stringContaining(enabled!.eventId), '1']);
+    for (const { name } of READ_MODELS) {
+      expect(await redis.get(`${prefix}rm:${name}:checkpoint`)).toBe('2');
+      expect(await redis.smembers(`${prefix}rm:${name}:ids`)).toEqual(['shop-1|u1']);
+    }
 
     const kv = new RedisKeyValueStore(redis, { prefix });
     await kv.set('dedupe:x', '1', 60);
@@ -82,12 +100,12 @@ describe('RedisReadModelStore', () => {
   it('keeps stores with different prefixes apart, also in reset', async () => {
     const a = new RedisReadModelStore(redis, { prefix: `${prefix}a:` });
     const b = new RedisReadModelStore(redis, { prefix: `${prefix}b:` });
-    for (const e of enable('shop-1', 'u1')) await a.apply(STATUS_PROJECTION, e);
-    for (const e of enable('shop-1', 'u1')) await b.apply(STATUS_PROJECTION, e);
-    await a.reset(STATUS_PROJECTION);
+    for (const e of enable('shop-1', 'u1')) await a.apply(e);
+    for (const e of enable('shop-1', 'u1')) await b.apply(e);
+    await a.reset();
     expect(await a.status('shop-1', 'u1')).toBeNull();
     expect(await b.status('shop-1', 'u1')).toEqual(expect.objectContaining({ status: 'Enabled' }));
-    expect(await b.checkpoint(STATUS_PROJECTION)).toBe(2);
+    expect(await b.checkpoint()).toBe(2);
   });
 
   it('resets many accounts in batches', async () => {
@@ -95,12 +113,15 @@ describe('RedisReadModelStore', () => {
     const users = Array.from({ length: 1203 }, (_, i) => `u${i}`);
     const pipeline = redis.pipeline();
     for (const u of users) {
-      pipeline.set(`${prefix}rm:status:shop|${u}`, '{}');
-      pipeline.zadd(`${prefix}rm:log:shop|${u}`, 0, '{}');
-      pipeline.sadd(`${prefix}rm:accounts`, `shop|${u}`);
+      pipeline.set(`${prefix}rm:status-v2:head:shop|${u}`, '0');
+      pipeline.set(`${prefix}rm:status-v2:doc:shop|${u}`, '{}');
+      pipeline.sadd(`${prefix}rm:status-v2:ids`, `shop|${u}`);
+      pipeline.set(`${prefix}rm:event-log-v2:head:shop|${u}`, '0');
+      pipeline.zadd(`${prefix}rm:event-log-v2:log:shop|${u}`, 0, '{}');
+      pipeline.sadd(`${prefix}rm:event-log-v2:ids`, `shop|${u}`);
     }
     await pipeline.exec();
-    await store.reset(STATUS_PROJECTION);
+    await store.reset();
     const [, left] = await redis.scan('0', 'MATCH', `${prefix}*`, 'COUNT', 100_000);
     expect(left).toEqual([]);
   });
@@ -117,12 +138,12 @@ describe('RedisReadModelStore', () => {
         : storedEvent(stream, i, i + 1, 'AttemptFailed', { challengeId: 'c', method: 'totp', reason: 'wrong_code', failedAttempts: i, attemptsLeft: 2 }),
     );
     const run = async (store: RedisReadModelStore) => {
-      for (const e of events) await store.apply(STATUS_PROJECTION, e);
+      for (const e of events) await store.apply(e);
     };
     await Promise.all([run(one), run(two), run(one)]);
     expect(await one.status('shop-1', 'u1')).toEqual(events.reduce<StatusView | null>((v, e) => projectStatus(v, e), null));
     expect(await two.eventLog('shop-1', 'u1', { limit: 1000 })).toHaveLength(60);
-    expect(await two.checkpoint(STATUS_PROJECTION)).toBe(60);
+    expect(await two.checkpoint()).toBe(60);
   });
 
   /** A client whose scripts wait for `release()`: an instance that read the view, then stalled. */
@@ -165,13 +186,13 @@ describe('RedisReadModelStore', () => {
     const fast = new RedisReadModelStore(redis, { prefix });
     const slow = stalled(redis);
     const lagging = new RedisReadModelStore(slow.client, { prefix });
-    await fast.apply(STATUS_PROJECTION, events[0]!);
-    await fast.apply(STATUS_PROJECTION, events[1]!);
+    await fast.apply(events[0]!);
+    await fast.apply(events[1]!);
 
-    const late = lagging.apply(STATUS_PROJECTION, events[2]!); // reads the view at revision 1, computes revision 2
+    const late = lagging.apply(events[2]!); // reads the view at revision 1, computes revision 2
     await slow.reached;
-    await fast.apply(STATUS_PROJECTION, events[2]!);
-    await fast.apply(STATUS_PROJECTION, events[3]!); // the view is at revision 3: Disabled
+    await fast.apply(events[2]!);
+    await fast.apply(events[3]!); // the view is at revision 3: Disabled
     slow.release();
     await late;
 
@@ -185,17 +206,17 @@ describe('RedisReadModelStore', () => {
     const fast = new RedisReadModelStore(redis, { prefix });
     const slow = stalled(redis);
     const other = new RedisReadModelStore(slow.client, { prefix });
-    await fast.apply(STATUS_PROJECTION, events[0]!);
-    await fast.apply(STATUS_PROJECTION, events[1]!);
+    await fast.apply(events[0]!);
+    await fast.apply(events[1]!);
 
-    const pending = other.apply(STATUS_PROJECTION, events[3]!); // computes revision 3 from revision 1
+    const pending = other.applyPage([events[2]!, events[3]!]); // computes revisions 2 and 3 from revision 1
     await slow.reached;
-    await fast.apply(STATUS_PROJECTION, events[2]!); // revision 2 lands first
+    await fast.apply(events[2]!); // revision 2 lands first
     slow.release();
-    await pending; // conflict: re-reads revision 2 and applies 3 on top
+    await pending; // conflict: re-reads revision 2, skips it, and applies 3 on top
 
     expect(await fast.status('shop-1', 'u1')).toEqual(fold(events));
-    expect(await fast.checkpoint(STATUS_PROJECTION)).toBe(4);
+    expect(await fast.checkpoint()).toBe(4);
   });
 
   it('close() leaves the borrowed connection open', async () => {

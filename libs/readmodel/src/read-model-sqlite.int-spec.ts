@@ -3,7 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { accountStream } from '@twostep/domain';
+import { SqliteProjectionStore } from './sqlite-projection-store';
 import { SqliteKeyValueStore, SqliteReadModelStore } from './sqlite-read-model-store';
+import { projectionStoreContract } from './testing/projection-store.contract';
 import { readModelStoreContract, storedEvent } from './testing/read-model.contract';
 
 readModelStoreContract('SqliteReadModelStore (in-memory)', async () => {
@@ -21,6 +23,16 @@ readModelStoreContract('SqliteReadModelStore (in-memory)', async () => {
   };
 });
 
+projectionStoreContract('SqliteProjectionStore (in-memory)', async () => {
+  const db = new Database(':memory:');
+  return {
+    open: (projections) => new SqliteProjectionStore(db, projections),
+    async cleanup() {
+      db.close();
+    },
+  };
+});
+
 describe('SqliteReadModelStore', () => {
   it("builds on the views another connection (a rebuild, another process) wrote, not on the ones it remembers", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twostep-rm-'));
@@ -31,13 +43,13 @@ describe('SqliteReadModelStore', () => {
     try {
       const store = new SqliteReadModelStore(mine);
       const stream = accountStream('t', 'u');
-      await store.applyPage('status', [storedEvent(stream, 0, 1, 'TotpSetupStarted', { secret: {} })]);
+      await store.applyPage([storedEvent(stream, 0, 1, 'TotpSetupStarted', { secret: {} })]);
       expect((await store.status('t', 'u'))?.setupPending).toBe(true);
-      other.prepare("UPDATE rm_status SET view = json_set(view, '$.failedAttempts', 7)").run();
-      await store.applyPage('status', [storedEvent(stream, 1, 2, 'ChallengeStarted', {})]);
+      other.prepare("UPDATE rm_documents SET document = json_set(document, '$.failedAttempts', 7) WHERE projection = 'status-v2'").run();
+      await store.applyPage([storedEvent(stream, 1, 2, 'ChallengeStarted', {})]);
       expect(await store.status('t', 'u')).toMatchObject({ failedAttempts: 7, revision: 1 });
       // Its own writes: the next page builds on the view it remembers, which is the file's.
-      await store.applyPage('status', [storedEvent(stream, 2, 3, 'ChallengeStarted', {})]);
+      await store.applyPage([storedEvent(stream, 2, 3, 'ChallengeStarted', {})]);
       expect(await store.status('t', 'u')).toMatchObject({ failedAttempts: 7, revision: 2 });
     } finally {
       mine.close();

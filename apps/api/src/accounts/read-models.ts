@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { STATUS_PROJECTION } from '@twostep/readmodel';
 import { EVENT_STORE, READ_MODEL_STORE, type EventStore, type ReadModelStore } from '../tokens';
 
 /** How long a query waits for the projector to catch up with the latest append. */
@@ -16,7 +15,7 @@ export class ReadModels {
   async fresh() {
     const head = await this.eventStore.headPosition();
     const deadline = Date.now() + FRESHNESS_TIMEOUT_MS;
-    while ((await this.readModels.checkpoint(STATUS_PROJECTION)) < head && Date.now() < deadline) {
+    while ((await this.readModels.checkpoint()) < head && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     return this.readModels;

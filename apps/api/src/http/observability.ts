@@ -5,7 +5,6 @@ import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { STATUS_PROJECTION } from '@twostep/readmodel';
 import { TwoFactorMetrics } from '../accounts/two-factor-metrics';
 import { ADAPTERS, EVENT_STORE, READ_MODEL_STORE, type Adapters, type EventStore, type ReadModelStore } from '../tokens';
 import type { AuthedRequest } from './auth.guard';
@@ -129,7 +128,7 @@ export class ObservabilityController {
       async () => {
         const check = this.indicator.check('readModels');
         try {
-          return check.up({ adapter: this.adapters.readModels, checkpoint: await this.readModels.checkpoint(STATUS_PROJECTION) });
+          return check.up({ adapter: this.adapters.readModels, checkpoint: await this.readModels.checkpoint() });
         } catch (error) {
           return check.down({ adapter: this.adapters.readModels, message: (error as Error).message });
         }

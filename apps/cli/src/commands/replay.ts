@@ -1,7 +1,7 @@
 import { Lease, Projector, PROJECTOR_LEASE } from '@twostep/app';
 import type { EventStore, StoredEvent } from '@twostep/eventstore';
 import { parseStream, type Policy } from '@twostep/domain';
-import { foldPolicy, presentStatus, projectStatus, STATUS_PROJECTION, type StatusView } from '@twostep/readmodel';
+import { foldPolicy, presentStatus, projectStatus, READ_MODELS, type StatusView } from '@twostep/readmodel';
 import { CliError, formatTable, Progress, yesNo, type Output } from '../io';
 import { eventPages, openEventStore, openReadModels, type StoreOptions } from '../store';
 
@@ -100,9 +100,9 @@ async function rebuild(options: ReplayOptions, out: Output, err: Output): Promis
       });
       const applied = await Projector.rebuild(watched, target.readModels, (count) => progress.update(count, lastPosition));
       progress.finish();
-      const checkpoint = await target.readModels.checkpoint(STATUS_PROJECTION);
+      const checkpoint = await target.readModels.checkpoint();
       const source = target.description === opened.description ? '' : ` of ${opened.description}`;
-      out.write(`rebuilt read models (${STATUS_PROJECTION}) in ${target.description} from ${applied} events${source}; checkpoint ${checkpoint}\n`);
+      out.write(`rebuilt read models (${READ_MODELS.map((projection) => projection.name).join(', ')}) in ${target.description} from ${applied} events${source}; checkpoint ${checkpoint}\n`);
       return 0;
     } finally {
       await lease.release().catch(() => undefined);

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { accountStream, policyStream } from '@twostep/domain';
 import type { Actor, StoredEvent } from '@twostep/eventstore';
 import type { KeyValueStore, ReadModelStore } from '../ports';
-import { projectStatus, toLogEntry } from '../projections';
+import { toLogEntry } from '../event-log.projection';
+import { ProjectionGapError } from '../projection';
+import { projectStatus } from '../status.projection';
 import type { StatusView } from '../views';
 
 export interface ReadModelContractSubject {
@@ -50,14 +52,12 @@ export function readModelStoreContract(name: string, factory: () => Promise<Read
     let kv: KeyValueStore;
     // Ids unique per test, so the contract also runs against a shared server.
     let tenant: string;
-    let projection: string;
 
     beforeEach(async () => {
       subject = await factory();
       store = subject.readModels;
       kv = subject.kv;
       tenant = `t-${randomUUID().slice(0, 8)}`;
-      projection = `p-${randomUUID().slice(0, 8)}`;
     });
 
     afterEach(async () => {
@@ -86,31 +86,31 @@ export function readModelStoreContract(name: string, factory: () => Promise<Read
       ];
     }
 
-    async function applyAll(events: StoredEvent[], to = projection): Promise<void> {
-      for (const event of events) await store.apply(to, event);
+    async function applyAll(events: StoredEvent[]): Promise<void> {
+      for (const event of events) await store.apply(event);
     }
 
     async function snapshot(userIds: string[]) {
       return {
         views: await Promise.all(userIds.map((u) => store.status(tenant, u))),
         logs: await Promise.all(userIds.map((u) => store.eventLog(tenant, u, { limit: 1000 }))),
-        checkpoint: await store.checkpoint(projection),
+        checkpoint: await store.checkpoint(),
       };
     }
 
     describe('apply', () => {
       it('applyPage gives the views, logs and checkpoint of its events applied one by one, and a second time changes nothing', async () => {
         const page = [...history('alice', 1), ...history('bob', 9)];
-        await store.applyPage(projection, page);
+        await store.applyPage(page);
         const paged = await snapshot(['alice', 'bob']);
         expect(paged.checkpoint).toBe(16);
         expect(paged.views.map((view) => view?.revision)).toEqual([7, 7]);
         expect(paged.logs.map((log) => log.length)).toEqual([8, 8]);
 
-        await store.applyPage(projection, page);
+        await store.applyPage(page);
         expect(await snapshot(['alice', 'bob'])).toEqual(paged);
 
-        await store.reset(projection);
+        await store.reset();
         await applyAll(page);
         expect(await snapshot(['alice', 'bob'])).toEqual(paged);
       });
@@ -118,7 +118,7 @@ export function readModelStoreContract(name: string, factory: () => Promise<Read
       it('builds the status view and the event log from the events, and moves the checkpoint', async () => {
         const events = history('alice', 1);
         expect(await store.status(tenant, 'alice')).toBeNull();
-        expect(await store.checkpoint(projection)).toBe(0);
+        expect(await store.checkpoint()).toBe(0);
 
         await applyAll(events.slice(0, 2));
         expect(await store.status(tenant, 'alice')).toEqual(
@@ -134,7 +134,7 @@ export function readModelStoreContract(name: string, factory: () => Promise<Read
             enabledAt: events[1]!.metadata.at,
           }),
         );
-        expect(await store.checkpoint(projection)).toBe(2);
+        expect(await store.checkpoint()).toBe(2);
 
         await applyAll(events.slice(2, 5));
         expect(await store.status(tenant, 'alice')).toEqual(expect.objectContaining({ lockedUntil: '2025-01-01T12:30:00.000Z', failedAttempts: 0, revision: 4 }));
@@ -152,7 +152,7 @@ export function readModelStoreContract(name: string, factory: () => Promise<Read
         const log = await store.eventLog(tenant, 'alice');
         expect(log).toEqual(events.map(toLogEntry));
         expect(log[7]).toEqual(expect.objectContaining({ type: 'ResellerDisabled', actor: { kind: 'operator', id: 'op-1', apiKeyId: 'key-ops' }, what: expect.stringContaining('op-1') }));
-        expect(await store.checkpoint(projection)).toBe(8);
+        expect(await store.checkpoint()).toBe(8);
       });
 
       it('names the API key that acted in every event log entry that has one', async () => {
@@ -164,7 +164,7 @@ export function readModelStoreContract(name: string, factory: () => Promise<Read
           storedEvent(stream, 3, 4, 'TotpSecretReencrypted', { secret: { kid: 'k2' } }, { kind: 'system', id: 'twostep-cli' }),
           storedEvent(stream, 4, 5, 'AccountLocked', { lockedUntil: '2025-01-01T12:30:00.000Z', failedAttempts: 3 }, { kind: 'system' }),
         ];
-        await store.applyPage(projection, events);
+        await store.applyPage(events);
         expect((await store.eventLog(tenant, 'alice')).map((entry) => entry.actor)).toEqual([
           { kind: 'customer', apiKeyId: 'key-portal' },
           { kind: 'operator', id: 'op-1', apiKeyId: 'key-ops' },
@@ -227,7 +227,7 @@ export function readModelStoreContract(name: string, factory: () => Promise<Read
         expect(await store.eventLog(tenant, 'alice')).toEqual(alice.map(toLogEntry));
         expect(await store.eventLog(tenant, 'bob')).toEqual(bob.map(toLogEntry));
         expect(await store.eventLog(tenant, 'carol')).toEqual([]);
-        expect(await store.checkpoint(projection)).toBe(4);
+        expect(await store.checkpoint()).toBe(4);
       });
 
       it('changes nothing when an event is delivered again', async () => {
@@ -236,8 +236,8 @@ export function readModelStoreContract(name: string, factory: () => Promise<Read
         const before = await snapshot(['alice']);
 
         await applyAll(events); // a full replay
-        await store.apply(projection, events[3]!); // and one event out of the middle
-        await store.apply(projection, events[7]!);
+        await store.apply(events[3]!); // and one event out of the middle
+        await store.apply(events[7]!);
         expect(await snapshot(['alice'])).toEqual(before);
         expect(before.logs[0]).toHaveLength(events.length);
       });
@@ -249,14 +249,17 @@ export function readModelStoreContract(name: string, factory: () => Promise<Read
 
         // A different, stale event for a revision the view already contains (e.g. from a lagging instance).
         const stale = storedEvent(accountStream(tenant, 'alice'), 2, 3, 'TwoFactorDisabled', { by: 'customer', passwordConfirmed: true });
-        await store.apply(projection, stale);
+        await store.apply(stale);
         expect(await store.status(tenant, 'alice')).toEqual(view);
         expect((await store.eventLog(tenant, 'alice', { limit: 1000 })).map((e) => e.eventId)).toEqual(events.slice(0, 7).map((e) => e.eventId));
 
-        // Out of order: the newer revision first, then an older one.
+        // Out of order: a revision ahead of the view is a gap, reported, and the page is not kept.
         const bob = history('bob', 20);
-        await store.apply(projection, bob[1]!);
-        await store.apply(projection, bob[0]!);
+        await expect(store.applyPage([bob[0]!, bob[2]!])).rejects.toThrow(ProjectionGapError);
+        await expect(store.apply(bob[1]!)).rejects.toThrow('revision -1 and was handed revision 1');
+        expect(await store.status(tenant, 'bob')).toBeNull();
+        expect(await store.eventLog(tenant, 'bob')).toEqual([]);
+        await applyAll(bob.slice(0, 2));
         expect(await store.status(tenant, 'bob')).toEqual(expect.objectContaining({ status: 'Enabled', setupPending: false, revision: 1 }));
         expect((await store.eventLog(tenant, 'bob')).map((e) => e.revision)).toEqual([0, 1]);
       });
@@ -271,25 +274,19 @@ export function readModelStoreContract(name: string, factory: () => Promise<Read
         await Promise.all([applyAll(events), applyAll(events), applyAll(events)]);
         expect(await store.status(tenant, 'alice')).toEqual(fold(events));
         expect((await store.eventLog(tenant, 'alice', { limit: 1000 })).map((e) => e.revision)).toEqual(events.map((e) => e.revision));
-        expect(await store.checkpoint(projection)).toBe(40);
+        expect(await store.checkpoint()).toBe(40);
       });
     });
 
     describe('checkpoint', () => {
-      it('only moves forward and is kept per projection', async () => {
+      it('only moves forward', async () => {
         const events = history('alice', 10);
-        await store.apply(projection, events[5]!); // position 15
-        expect(await store.checkpoint(projection)).toBe(15);
-        await store.apply(projection, events[2]!); // position 12: redelivered late
-        expect(await store.checkpoint(projection)).toBe(15);
-        await store.apply(projection, events[6]!);
-        expect(await store.checkpoint(projection)).toBe(16);
-
-        const other = `${projection}-other`;
-        expect(await store.checkpoint(other)).toBe(0);
-        await store.apply(other, events[0]!);
-        expect(await store.checkpoint(other)).toBe(10);
-        expect(await store.checkpoint(projection)).toBe(16);
+        await applyAll(events.slice(0, 6)); // up to position 15
+        expect(await store.checkpoint()).toBe(15);
+        await store.apply(events[2]!); // position 12: redelivered late
+        expect(await store.checkpoint()).toBe(15);
+        await store.apply(events[6]!);
+        expect(await store.checkpoint()).toBe(16);
       });
     });
 
@@ -317,37 +314,34 @@ export function readModelStoreContract(name: string, factory: () => Promise<Read
 
       it('returns at most 100 entries by default', async () => {
         const stream = accountStream(tenant, 'alice');
-        for (let i = 0; i < 105; i++) await store.apply(projection, storedEvent(stream, i, i + 1, 'PasswordResetRecorded'));
+        for (let i = 0; i < 105; i++) await store.apply(storedEvent(stream, i, i + 1, 'PasswordResetRecorded'));
         const log = await store.eventLog(tenant, 'alice');
         expect(log.map((e) => e.revision)).toEqual(Array.from({ length: 100 }, (_, i) => i));
       });
     });
 
     describe('reset', () => {
-      it("drops every view and the projection's checkpoint, so a replay rebuilds the same views", async () => {
+      it("drops every view, log and checkpoint, so a replay rebuilds the same views", async () => {
         const alice = history('alice', 1);
         const bob = history('bob', 9).slice(0, 3);
         const all = [...alice, ...bob];
         await applyAll(all);
-        const other = `${projection}-other`;
-        await store.apply(other, alice[0]!);
         const before = await snapshot(['alice', 'bob']);
 
-        await store.reset(projection);
+        await store.reset();
         expect(await store.status(tenant, 'alice')).toBeNull();
         expect(await store.status(tenant, 'bob')).toBeNull();
         expect(await store.eventLog(tenant, 'alice')).toEqual([]);
         expect(await store.eventLog(tenant, 'bob')).toEqual([]);
-        expect(await store.checkpoint(projection)).toBe(0);
-        expect(await store.checkpoint(other)).toBe(1); // another projection's checkpoint is its own
+        expect(await store.checkpoint()).toBe(0);
 
         await applyAll(all);
         expect(await snapshot(['alice', 'bob'])).toEqual(before);
       });
 
       it('is harmless on an empty store', async () => {
-        await store.reset(projection);
-        expect(await store.checkpoint(projection)).toBe(0);
+        await store.reset();
+        expect(await store.checkpoint()).toBe(0);
       });
     });
 

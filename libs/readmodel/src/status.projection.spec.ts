@@ -1,6 +1,7 @@
 import { accountStream, DEFAULT_POLICY, MAX_TRUSTED_DEVICES, policyStream } from '@twostep/domain';
 import { describeEvent } from './describe';
-import { emptyStatus, foldPolicy, presentStatus, projectStatus } from './projections';
+import { foldPolicy } from './policy-fold';
+import { emptyStatus, presentStatus, projectStatus } from './status.projection';
 import { storedEvent } from './testing/read-model.contract';
 import type { StatusView } from './views';
 
