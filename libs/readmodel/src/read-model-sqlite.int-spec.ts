@@ -57,4 +57,24 @@ describe('SqliteReadModelStore', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('drops the read models of before projections as data (status-v1), so the new ones build themselves from the log', async () => {
+    const db = new Database(':memory:');
+    try {
+      db.exec(`
+        CREATE TABLE rm_status (tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, view TEXT NOT NULL, PRIMARY KEY (tenant_id, user_id));
+        CREATE TABLE rm_event_log (tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, revision INTEGER NOT NULL, position INTEGER NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (tenant_id, user_id, revision));
+        CREATE TABLE rm_checkpoints (projection TEXT PRIMARY KEY, position INTEGER NOT NULL);
+        INSERT INTO rm_checkpoints VALUES ('status-v1', 42);
+      `);
+      const store = new SqliteReadModelStore(db);
+      expect(await store.checkpoint()).toBe(0); // the projector starts from the first event
+      const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'rm_%' ORDER BY name").pluck().all() as string[]);
+      expect(tables).toEqual(['rm_checkpoints', 'rm_documents', 'rm_entries']);
+      await store.applyPage([storedEvent(accountStream('t', 'u'), 0, 1, 'TotpSetupStarted', { secret: {} })]);
+      expect(await store.status('t', 'u')).toMatchObject({ setupPending: true, revision: 0 });
+    } finally {
+      db.close();
+    }
+  });
 });
