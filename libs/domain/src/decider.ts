@@ -23,8 +23,8 @@ export const accountDecider: Decider<AccountCommand, AccountState, AccountEvent,
   initialState: initialAccountState,
   upcast: upcastAccountEvent,
   // 2: disable and enable reset the failed-attempt counter. 3: the bump shared with the policy's 3 (device labels came with it).
-  // 4: passkeys.
-  stateVersion: 4,
+  // 4: passkeys. 5: the lockout as one union (counting | locked) instead of two fields.
+  stateVersion: 5,
 };
 
 export const policyDecider: Decider<PolicyCommand, Policy, PolicyEvent, unknown> = {

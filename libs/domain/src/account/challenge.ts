@@ -7,7 +7,7 @@ import { assertCooldownOver, codeIssued } from './email';
 import { assertNotLocked, failedAttempt } from './lockout';
 import { passkeyUsed } from './passkeys';
 import { trustDevice } from './trusted-devices';
-import { activeTrustedDevices, isEnabled, plusMinutes, type AccountState, type Deciding, type Folding, type PreparedCode, type PreparedDevice } from './state';
+import { activeTrustedDevices, countReset, isEnabled, plusMinutes, type AccountState, type Deciding, type Folding, type PreparedCode, type PreparedDevice } from './state';
 
 /**
  * The login challenge, whatever answers it: whether a login needs a second step, starting one
@@ -97,7 +97,7 @@ export const challengeFolds: Folding<EventOf<'ChallengeStarted'> | EventOf<'Chal
   }),
   ChallengePassed: (state, event) =>
     passkeyUsed(
-      { ...state, challenge: null, failedAttempts: 0, lastTotpStep: event.data.totpStep ?? state.lastTotpStep },
+      { ...state, challenge: null, lockout: countReset(state.lockout), lastTotpStep: event.data.totpStep ?? state.lastTotpStep },
       event,
     ),
 };

@@ -61,7 +61,7 @@ describe('failed attempts (seed 003: "Invalid authentication code, X attempts le
     given([...emailChallenge('ch-1'), attemptFailed('ch-1', 1), attemptFailed('ch-1', 2)])
       .when(verify('ch-1', 9), { now })
       .thenState((state) => {
-        expect(state.lockedUntil).toBe(iso(minutes(30, now)));
+        expect(state.lockout).toEqual({ status: 'locked', until: iso(minutes(30, now)) }); // no count beside the lock
         expect(isLocked(state, now)).toBe(true);
         expect(state.challenge).toBeNull();
       });
@@ -114,7 +114,7 @@ describe('failed attempts (seed 003: "Invalid authentication code, X attempts le
       { type: 'TwoFactorDisabled', data: { by: 'customer', passwordConfirmed: true } },
       { type: 'ResellerDisabled', data: { operatorId: 'op-7' } },
     ] as AccountEvent[]) {
-      given([...failedTwice, disabled]).when({ type: 'RecordPasswordReset' }).thenState({ failedAttempts: 0 });
+      given([...failedTwice, disabled]).when({ type: 'RecordPasswordReset' }).thenState({ lockout: { status: 'counting', failedAttempts: 0 } });
       // Enabled again, the first wrong code leaves 2 attempts, not 0.
       given([...failedTwice, disabled, ...totpEnabled({ step: STEP + 100 }), totpChallenge('ch-2')])
         .when({ type: 'VerifyChallenge', challengeId: 'ch-2', proof: { kind: 'email', codeHash: 'x' } })

@@ -2,7 +2,7 @@ import { DomainError } from '../errors';
 import type { AccountEvent, AttemptFailure, AttemptMethod, EventOf } from '../events';
 import type { Policy } from '../policy';
 import { notify } from './notifications';
-import { isLocked, plusMinutes, type AccountState, type Deciding, type Folding } from './state';
+import { failedAttempts as counted, isLocked, NOT_LOCKED, plusMinutes, type AccountState, type Deciding, type Folding } from './state';
 
 /**
  * Lockout: every failed second step, whatever the method, counts on one per-account counter;
@@ -20,15 +20,16 @@ export const lockoutDecisions: Deciding<LockoutCommand, AccountEvent> = {
 export const lockoutFolds: Folding<EventOf<'AttemptFailed'> | EventOf<'AccountLocked'> | EventOf<'AccountUnlocked'>> = {
   AttemptFailed(state, event) {
     const challenge = state.challenge;
-    const counted =
+    const withAttempt =
       challenge?.id === event.data.challengeId && challenge.code
         ? { ...challenge, code: { ...challenge.code, attempts: challenge.code.attempts + 1 } }
         : challenge;
-    return { ...state, failedAttempts: event.data.failedAttempts, challenge: counted };
+    // An attempt is only ever made unlocked (a lock that ran out is over): counting again.
+    return { ...state, lockout: { status: 'counting', failedAttempts: event.data.failedAttempts }, challenge: withAttempt };
   },
   // The counter restarts once the lock is in place; the lock itself ends by time.
-  AccountLocked: (state, event) => ({ ...state, lockedUntil: event.data.lockedUntil, failedAttempts: 0, challenge: null }),
-  AccountUnlocked: (state) => ({ ...state, lockedUntil: null, failedAttempts: 0 }),
+  AccountLocked: (state, event) => ({ ...state, lockout: { status: 'locked', until: event.data.lockedUntil }, challenge: null }),
+  AccountUnlocked: (state) => ({ ...state, lockout: NOT_LOCKED }),
 };
 
 /** A wrong answer by any method: counted, and the lock (with its notification) when it reaches the limit. */
@@ -40,7 +41,7 @@ export function failedAttempt(
   method: AttemptMethod,
   reason: AttemptFailure,
 ): AccountEvent[] {
-  const failedAttempts = state.failedAttempts + 1;
+  const failedAttempts = counted(state) + 1;
   const attemptsLeft = Math.max(0, policy.maxFailedAttempts - failedAttempts);
   const failed: AccountEvent = { type: 'AttemptFailed', data: { challengeId, method, reason, failedAttempts, attemptsLeft } };
   if (attemptsLeft > 0) return [failed];
@@ -49,9 +50,8 @@ export function failedAttempt(
 }
 
 export function assertNotLocked(state: AccountState, now: Date): void {
-  if (isLocked(state, now)) {
-    throw new DomainError('account_locked', `Too many failed attempts. Try again after ${state.lockedUntil}.`, {
-      lockedUntil: state.lockedUntil,
-    });
+  if (isLocked(state, now) && state.lockout.status === 'locked') {
+    const lockedUntil = state.lockout.until;
+    throw new DomainError('account_locked', `Too many failed attempts. Try again after ${lockedUntil}.`, { lockedUntil });
   }
 }

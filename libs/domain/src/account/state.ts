@@ -32,6 +32,15 @@ export interface TrustedDevice {
 }
 
 /**
+ * The lockout: failed attempts counting toward the limit, or a lock until a time. The count
+ * restarts with the lock, so a locked account has no count to carry; a lock whose time has
+ * passed stays here until the next attempt, unlock or pass, and only `isLocked` says it is over.
+ */
+export type Lockout = { status: 'counting'; failedAttempts: number } | { status: 'locked'; until: string };
+
+export const NOT_LOCKED: Lockout = { status: 'counting', failedAttempts: 0 };
+
+/**
  * Decision state of one account: one stream, one expected revision, so the attempt counter stays
  * exact across every method. Each slice (totp, challenge, lockout, trusted devices, passkeys)
  * folds its own fields. JSON-serialisable so it can be snapshotted.
@@ -44,8 +53,7 @@ export interface AccountState {
   lastTotpStep: number;
   recoveryCodeHashes: string[];
   resetRecommended: boolean;
-  failedAttempts: number;
-  lockedUntil: string | null;
+  lockout: Lockout;
   /** One open challenge per account: a new one supersedes the old, and so do its codes. */
   challenge: OpenChallenge | null;
   trustedDevices: TrustedDevice[];
@@ -60,8 +68,7 @@ export const initialAccountState = (): AccountState => ({
   lastTotpStep: -1,
   recoveryCodeHashes: [],
   resetRecommended: false,
-  failedAttempts: 0,
-  lockedUntil: null,
+  lockout: NOT_LOCKED,
   challenge: null,
   trustedDevices: [],
   contact: null,
@@ -89,8 +96,14 @@ export interface DecisionContext {
 export const isEnabled = (state: AccountState): boolean => state.totp !== null;
 
 export function isLocked(state: AccountState, now: Date): boolean {
-  return state.lockedUntil !== null && now.getTime() < Date.parse(state.lockedUntil);
+  return state.lockout.status === 'locked' && now.getTime() < Date.parse(state.lockout.until);
 }
+
+/** Failed attempts counted toward the limit (none under a lock, or after one ran out). */
+export const failedAttempts = (state: AccountState): number => (state.lockout.status === 'counting' ? state.lockout.failedAttempts : 0);
+
+/** The count back to zero after a proof of the factor (or its removal); a lock in place still runs out. */
+export const countReset = (lockout: Lockout): Lockout => (lockout.status === 'locked' ? lockout : NOT_LOCKED);
 
 export function activeTrustedDevices(state: AccountState, now: Date): TrustedDevice[] {
   return state.trustedDevices.filter((device) => now.getTime() < Date.parse(device.expiresAt));

@@ -121,7 +121,7 @@ describe('TOTP login (seed 000: a 2FA prompt asks for the current authenticator 
     given([...totpEnabled({ step: STEP }), totpChallenge('ch-1')])
       .when(verify('ch-1', STEP - 1))
       .thenState((state) => {
-        expect(state.failedAttempts).toBe(1);
+        expect(state.lockout).toEqual({ status: 'counting', failedAttempts: 1 });
         expect(state.challenge?.id).toBe('ch-1');
       });
     given([...totpEnabled({ step: STEP }), totpChallenge('ch-1')])

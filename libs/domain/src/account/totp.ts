@@ -7,7 +7,7 @@ import { failedAttempt } from './lockout';
 import { notify } from './notifications';
 import { removeAllPasskeys } from './passkeys';
 import { revokeDevices } from './trusted-devices';
-import { isEnabled, RECOVERY_CODE_COUNT, type AccountState, type Deciding, type Folding } from './state';
+import { countReset, isEnabled, RECOVERY_CODE_COUNT, type AccountState, type Deciding, type Folding } from './state';
 
 /**
  * The authenticator-app factor and what comes with it: setup and confirmation (which turns 2FA
@@ -94,7 +94,7 @@ type TotpEvent =
 const disabled = (state: AccountState): AccountState => ({
   ...state,
   // Failed attempts were against the factor that is now gone; a lock in place still runs out.
-  failedAttempts: 0,
+  lockout: countReset(state.lockout),
   totp: null,
   pendingTotp: null,
   lastTotpStep: -1,
@@ -114,13 +114,13 @@ export const totpFolds: Folding<TotpEvent> = {
     lastTotpStep: event.data.confirmedStep,
     recoveryCodeHashes: [...event.data.recoveryCodeHashes],
     resetRecommended: false,
-    failedAttempts: 0, // confirming proved a fresh code, as a passed challenge does
+    lockout: countReset(state.lockout), // confirming proved a fresh code, as a passed challenge does
   }),
   RecoveryCodesRegenerated: (state, event) => ({ ...state, recoveryCodeHashes: [...event.data.recoveryCodeHashes], resetRecommended: false }),
   RecoveryCodeUsed: (state, event) => ({
     ...state,
     challenge: null,
-    failedAttempts: 0,
+    lockout: countReset(state.lockout),
     recoveryCodeHashes: state.recoveryCodeHashes.filter((hash) => hash !== event.data.recoveryCodeHash),
     resetRecommended: true,
   }),
