@@ -23,7 +23,8 @@ export const accountDecider: Decider<AccountCommand, AccountState, AccountEvent,
   initialState: initialAccountState,
   upcast: upcastAccountEvent,
   // 2: disable and enable reset the failed-attempt counter. 3: the bump shared with the policy's 3 (device labels came with it).
-  // 4: passkeys. 5: the lockout as one union (counting | locked) instead of two fields.
+  // 4: passkeys. 5: the lockout (counting | locked) and the factor (off | on with its secret, replay
+  // guard, recovery codes and passkeys) as unions instead of fields side by side.
   stateVersion: 5,
 };
 

@@ -50,9 +50,9 @@ export async function reencryptSecrets(options: ReencryptOptions, out: Output): 
       const aad = `${tenantId}/${userId}`;
       const { state } = await commandPath.load(stream, accountDecider);
       if (state.pendingTotp && state.pendingTotp.secret.kid !== active) pendingOnOldKeys.push(`${account} (${state.pendingTotp.secret.kid})`);
-      if (!state.totp) continue;
+      if (state.factor.status !== 'on') continue;
       enabled++;
-      const oldKid = state.totp.secret.kid;
+      const oldKid = state.factor.secret.kid;
       if (oldKid === active) {
         current++;
         continue;
@@ -71,8 +71,8 @@ export async function reencryptSecrets(options: ReencryptOptions, out: Output): 
           // Built from the state the append will be checked against, so a retry after a
           // concurrent login or disable decides again on what is really there.
           command: (latest): AccountCommand => {
-            if (!latest.totp || latest.totp.secret.kid === active) throw new NothingToDo();
-            const plaintext = box.decrypt(latest.totp.secret as unknown as EncryptedValue, aad);
+            if (latest.factor.status !== 'on' || latest.factor.secret.kid === active) throw new NothingToDo();
+            const plaintext = box.decrypt(latest.factor.secret as unknown as EncryptedValue, aad);
             return { type: 'ReencryptTotpSecret', secret: box.encrypt(plaintext, aad) };
           },
         });

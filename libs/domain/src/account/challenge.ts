@@ -7,7 +7,7 @@ import { assertCooldownOver, codeIssued } from './email';
 import { assertNotLocked, failedAttempt } from './lockout';
 import { passkeyUsed } from './passkeys';
 import { trustDevice } from './trusted-devices';
-import { activeTrustedDevices, countReset, isEnabled, plusMinutes, type AccountState, type Deciding, type Folding, type PreparedCode, type PreparedDevice } from './state';
+import { activeTrustedDevices, countReset, isEnabled, plusMinutes, whileOn, type AccountState, type Deciding, type Folding, type PreparedCode, type PreparedDevice } from './state';
 
 /**
  * The login challenge, whatever answers it: whether a login needs a second step, starting one
@@ -76,7 +76,7 @@ export const challengeDecisions: Deciding<ChallengeCommand, AccountEvent> = {
     if (challenge.method === 'totp') {
       const matched = proof.kind === 'totp' ? proof.matchedStep : null;
       if (matched === null) return failedAttempt(state, policy, now, challenge.id, 'totp', 'wrong_code');
-      if (matched <= state.lastTotpStep) return failedAttempt(state, policy, now, challenge.id, 'totp', 'code_reused');
+      if (state.factor.status === 'on' && matched <= state.factor.lastTotpStep) return failedAttempt(state, policy, now, challenge.id, 'totp', 'code_reused');
       return [
         { type: 'ChallengePassed', data: { challengeId: challenge.id, method: 'totp', totpStep: matched } },
         ...trustDevice(command.rememberDevice, policy, now),
@@ -97,7 +97,7 @@ export const challengeFolds: Folding<EventOf<'ChallengeStarted'> | EventOf<'Chal
   }),
   ChallengePassed: (state, event) =>
     passkeyUsed(
-      { ...state, challenge: null, lockout: countReset(state.lockout), lastTotpStep: event.data.totpStep ?? state.lastTotpStep },
+      { ...whileOn(state, (factor) => ({ ...factor, lastTotpStep: event.data.totpStep ?? factor.lastTotpStep })), challenge: null, lockout: countReset(state.lockout) },
       event,
     ),
 };

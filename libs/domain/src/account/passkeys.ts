@@ -4,7 +4,7 @@ import { openChallenge } from './challenge-lookup';
 import { failedAttempt } from './lockout';
 import { notify } from './notifications';
 import { trustDevice } from './trusted-devices';
-import { isEnabled, removal, type AccountState, type OpenChallenge, type Deciding, type Folding, type PreparedDevice } from './state';
+import { isEnabled, passkeysOf, removal, whileOn, type AccountState, type OpenChallenge, type Deciding, type Folding, type PreparedDevice } from './state';
 
 /**
  * Passkeys (WebAuthn) as a second factor, one slice of the account: its state, its commands,
@@ -60,7 +60,7 @@ export type PasskeyFailure = 'unknown_passkey' | 'wrong_signature' | 'counter_re
 
 export const passkeyDecisions: Deciding<PasskeyCommand, AccountEvent> = {
   RegisterPasskey(command, state, { policy }) {
-    const passkeys = state.passkeys;
+    const passkeys = passkeysOf(state);
     assertCanAddPasskey(passkeys, isEnabled(state));
     const name = command.name;
     if (name.trim() !== name || name.length === 0 || name.length > PASSKEY_NAME_MAX || /[\p{C}\p{Zl}\p{Zp}]/u.test(name)) {
@@ -77,7 +77,7 @@ export const passkeyDecisions: Deciding<PasskeyCommand, AccountEvent> = {
   },
 
   RemovePasskey(command, state) {
-    if (!state.passkeys.some((passkey) => passkey.passkeyId === command.passkeyId)) {
+    if (!passkeysOf(state).some((passkey) => passkey.passkeyId === command.passkeyId)) {
       throw new DomainError('passkey_not_found', 'No passkey of this account has this id (it may have been removed).');
     }
     return [{ type: 'PasskeyRemoved', data: { passkeyId: command.passkeyId, ...removal(command) } }];
@@ -85,9 +85,10 @@ export const passkeyDecisions: Deciding<PasskeyCommand, AccountEvent> = {
 
   VerifyPasskey(command, state, { now, policy }) {
     const challenge = passkeyAnswerable(state, command.challengeId, now);
-    const failure = judgeAssertion(state.passkeys, command.proof);
+    const passkeys = passkeysOf(state);
+    const failure = judgeAssertion(passkeys, command.proof);
     if (failure) return failedAttempt(state, policy, now, challenge.id, 'webauthn', failure);
-    const used = state.passkeys.find((candidate) => candidate.credentialId === command.proof.credentialId)!;
+    const used = passkeys.find((candidate) => candidate.credentialId === command.proof.credentialId)!;
     const passkey = { passkeyId: used.passkeyId, counter: command.proof.known ? command.proof.newCounter : 0 };
     return [{ type: 'ChallengePassed', data: { challengeId: challenge.id, method: 'webauthn', passkey } }, ...trustDevice(command.rememberDevice, policy, now)];
   },
@@ -100,7 +101,7 @@ export const passkeyDecisions: Deciding<PasskeyCommand, AccountEvent> = {
  */
 export function passkeyAnswerable(state: AccountState, challengeId: string, now: Date): OpenChallenge {
   const challenge = openChallenge(state, challengeId, now);
-  if (challenge.method !== 'totp' || state.passkeys.length === 0) {
+  if (challenge.method !== 'totp' || passkeysOf(state).length === 0) {
     throw new DomainError('passkey_not_available', 'This login cannot be answered with a passkey: the account has none.');
   }
   return challenge;
@@ -133,14 +134,15 @@ export function removeAllPasskeys(passkeys: readonly Passkey[], reason: Revocati
 }
 
 export const passkeyFolds: Folding<EventOf<'PasskeyRegistered'> | EventOf<'PasskeyRemoved'> | EventOf<'PasskeysRemoved'>> = {
-  PasskeyRegistered: (state, event) => ({ ...state, passkeys: [...state.passkeys, { ...event.data, transports: [...event.data.transports] }] }),
-  PasskeyRemoved: (state, event) => ({ ...state, passkeys: state.passkeys.filter((passkey) => passkey.passkeyId !== event.data.passkeyId) }),
-  PasskeysRemoved: (state) => ({ ...state, passkeys: [] }),
+  PasskeyRegistered: (state, event) => whileOn(state, (factor) => ({ ...factor, passkeys: [...factor.passkeys, { ...event.data, transports: [...event.data.transports] }] })),
+  PasskeyRemoved: (state, event) => whileOn(state, (factor) => ({ ...factor, passkeys: factor.passkeys.filter((passkey) => passkey.passkeyId !== event.data.passkeyId) })),
+  // Decided with the disable, whose fold already turned the factor (and its passkeys) off.
+  PasskeysRemoved: (state) => whileOn(state, (factor) => ({ ...factor, passkeys: [] })),
 };
 
 /** A challenge passed with a passkey stores the counter it signed with (the challenge slice folds the rest). */
 export function passkeyUsed(state: AccountState, event: EventOf<'ChallengePassed'>): AccountState {
   const used = event.data.passkey;
   if (!used) return state;
-  return { ...state, passkeys: state.passkeys.map((passkey) => (passkey.passkeyId === used.passkeyId ? { ...passkey, counter: used.counter } : passkey)) };
+  return whileOn(state, (factor) => ({ ...factor, passkeys: factor.passkeys.map((passkey) => (passkey.passkeyId === used.passkeyId ? { ...passkey, counter: used.counter } : passkey)) }));
 }

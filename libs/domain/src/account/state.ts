@@ -41,38 +41,50 @@ export type Lockout = { status: 'counting'; failedAttempts: number } | { status:
 export const NOT_LOCKED: Lockout = { status: 'counting', failedAttempts: 0 };
 
 /**
+ * The account's own second factor: off, or on with everything that exists only while it is on
+ * (the app's secret and its replay guard, the recovery codes, the passkeys), so turning it off
+ * drops them together and an account without the factor cannot hold any of them.
+ */
+export type Factor =
+  | { status: 'off' }
+  | {
+      status: 'on';
+      secret: EncryptedSecret;
+      /** Highest TOTP time step already accepted; an equal or older step is a replay. */
+      lastTotpStep: number;
+      recoveryCodeHashes: string[];
+      /** A recovery code was used: recommend setting up again. */
+      resetRecommended: boolean;
+      /** Passkeys (WebAuthn): each also answers a TOTP challenge. */
+      passkeys: Passkey[];
+    };
+export type FactorOn = Extract<Factor, { status: 'on' }>;
+
+export const FACTOR_OFF: Factor = { status: 'off' };
+
+/**
  * Decision state of one account: one stream, one expected revision, so the attempt counter stays
  * exact across every method. Each slice (totp, challenge, lockout, trusted devices, passkeys)
  * folds its own fields. JSON-serialisable so it can be snapshotted.
  */
 export interface AccountState {
-  totp: { secret: EncryptedSecret } | null;
-  /** A secret set up but not yet confirmed with a code; 2FA stays as it was until then. */
+  factor: Factor;
+  /** A secret set up but not yet confirmed with a code (with the factor off, or on to replace its secret); 2FA stays as it was until then. */
   pendingTotp: { secret: EncryptedSecret } | null;
-  /** Highest TOTP time step already accepted; an equal or older step is a replay. */
-  lastTotpStep: number;
-  recoveryCodeHashes: string[];
-  resetRecommended: boolean;
   lockout: Lockout;
   /** One open challenge per account: a new one supersedes the old, and so do its codes. */
   challenge: OpenChallenge | null;
   trustedDevices: TrustedDevice[];
   contact: Contact | null;
-  /** Passkeys (WebAuthn) of an account whose 2FA is on: each also answers a TOTP challenge. */
-  passkeys: Passkey[];
 }
 
 export const initialAccountState = (): AccountState => ({
-  totp: null,
+  factor: FACTOR_OFF,
   pendingTotp: null,
-  lastTotpStep: -1,
-  recoveryCodeHashes: [],
-  resetRecommended: false,
   lockout: NOT_LOCKED,
   challenge: null,
   trustedDevices: [],
   contact: null,
-  passkeys: [],
 });
 
 /** A freshly issued email code, prepared (hashed and sealed) by the caller. */
@@ -93,7 +105,16 @@ export interface DecisionContext {
   policy: Policy;
 }
 
-export const isEnabled = (state: AccountState): boolean => state.totp !== null;
+export const isEnabled = (state: AccountState): state is AccountState & { factor: FactorOn } => state.factor.status === 'on';
+
+export const passkeysOf = (state: AccountState): Passkey[] => (state.factor.status === 'on' ? state.factor.passkeys : []);
+
+export const recoveryCodesOf = (state: AccountState): string[] => (state.factor.status === 'on' ? state.factor.recoveryCodeHashes : []);
+
+/** The state with its factor changed when the factor is on; as it is otherwise (an event only an enabled account has). */
+export function whileOn(state: AccountState, change: (factor: FactorOn) => FactorOn): AccountState {
+  return state.factor.status === 'on' ? { ...state, factor: change(state.factor) } : state;
+}
 
 export function isLocked(state: AccountState, now: Date): boolean {
   return state.lockout.status === 'locked' && now.getTime() < Date.parse(state.lockout.until);

@@ -1,4 +1,4 @@
-import { challengeRequirement, isEnabled, RECOVERY_CODE_COUNT } from '.';
+import { challengeRequirement, isEnabled, RECOVERY_CODE_COUNT, recoveryCodesOf } from '.';
 import type { AccountEvent } from '../events';
 import { DEFAULT_POLICY } from '../policy';
 import {
@@ -34,7 +34,7 @@ describe('TOTP setup (seed 000: scan, confirm with a code, then 10 recovery code
       .when({ type: 'BeginTotpSetup', secret: fresh })
       .thenState((state) => {
         expect(state.pendingTotp).toEqual({ secret: fresh });
-        expect(state.totp).toBeNull();
+        expect(state.factor).toEqual({ status: 'off' });
         expect(isEnabled(state)).toBe(false);
         expect(challengeRequirement(state, DEFAULT_POLICY, T0)).toEqual({ required: false, reason: 'not_enrolled' });
       });
@@ -48,7 +48,7 @@ describe('TOTP setup (seed 000: scan, confirm with a code, then 10 recovery code
       { type: 'TotpSetupStarted', data: { secret: second } },
     ])
       .when(confirm(STEP))
-      .thenState((state) => expect(state.totp).toEqual({ secret: second }));
+      .thenState((state) => expect(state.factor).toMatchObject({ status: 'on', secret: second }));
   });
 
   it('confirming with a code that matched no time step is invalid_code and emits nothing', () => {
@@ -72,9 +72,9 @@ describe('TOTP setup (seed 000: scan, confirm with a code, then 10 recovery code
       .when(confirm(STEP, codes))
       .thenState((state) => {
         expect(isEnabled(state)).toBe(true);
-        expect(state.totp).toEqual({ secret: secret() });
+        expect(state.factor).toMatchObject({ status: 'on', secret: secret() });
         expect(state.pendingTotp).toBeNull();
-        expect(state.recoveryCodeHashes).toEqual(codes);
+        expect(recoveryCodesOf(state)).toEqual(codes);
       });
   });
 
@@ -170,9 +170,9 @@ describe('recovery codes (seed 000: each works once, 2FA stays on, a reset is re
       .when(useRecovery('ch-1', 'old-3'))
       .thenState((state) => {
         expect(isEnabled(state)).toBe(true);
-        expect(state.resetRecommended).toBe(true);
-        expect(state.recoveryCodeHashes).toHaveLength(9);
-        expect(state.recoveryCodeHashes).not.toContain('old-3');
+        expect(state.factor).toMatchObject({ resetRecommended: true });
+        expect(recoveryCodesOf(state)).toHaveLength(9);
+        expect(recoveryCodesOf(state)).not.toContain('old-3');
         expect(state.challenge).toBeNull();
         expect(challengeRequirement(state, DEFAULT_POLICY, T0)).toEqual({ required: true, method: 'totp' });
       });
@@ -206,7 +206,7 @@ describe('recovery codes (seed 000: each works once, 2FA stays on, a reset is re
       });
       events = [...events, ...emitted];
     });
-    expect(given(events).state.recoveryCodeHashes).toEqual([]);
+    expect(recoveryCodesOf(given(events).state)).toEqual([]);
     expect(isEnabled(given(events).state)).toBe(true);
   });
 
@@ -229,8 +229,8 @@ describe('recovery codes (seed 000: each works once, 2FA stays on, a reset is re
       .then([{ type: 'RecoveryCodesRegenerated', data: { recoveryCodeHashes: fresh } }]);
     const regenerated: AccountEvent = { type: 'RecoveryCodesRegenerated', data: { recoveryCodeHashes: fresh } };
     const after = given([...enabled(), used, regenerated]).state;
-    expect(after.resetRecommended).toBe(false);
-    expect(after.recoveryCodeHashes).toEqual(fresh);
+    expect(after.factor).toMatchObject({ resetRecommended: false });
+    expect(recoveryCodesOf(after)).toEqual(fresh);
 
     given([...enabled(), used, regenerated, totpChallenge('ch-2')])
       .when(useRecovery('ch-2', 'old-4'))
@@ -256,15 +256,15 @@ describe('recovery codes (seed 000: each works once, 2FA stays on, a reset is re
     given([...enabled(), used, { type: 'TotpSetupStarted', data: { secret: newSecret } }])
       .when(confirm(STEP + 4, recoveryHashes('new')), { now: seconds(120) })
       .thenState((state) => {
-        expect(state.resetRecommended).toBe(false);
-        expect(state.totp).toEqual({ secret: newSecret });
-        expect(state.recoveryCodeHashes).toEqual(recoveryHashes('new'));
+        expect(state.factor).toMatchObject({ resetRecommended: false });
+        expect(state.factor).toMatchObject({ status: 'on', secret: newSecret });
+        expect(recoveryCodesOf(state)).toEqual(recoveryHashes('new'));
       });
   });
 
   it('while a new setup is pending, the old authenticator still guards the login', () => {
     const state = given([...totpEnabled(), { type: 'TotpSetupStarted', data: { secret: secret('k1', 'pending') } }]).state;
-    expect(state.totp).toEqual({ secret: secret() });
+    expect(state.factor).toMatchObject({ status: 'on', secret: secret() });
     expect(challengeRequirement(state, DEFAULT_POLICY, T0)).toEqual({ required: true, method: 'totp' });
   });
 });
@@ -280,10 +280,9 @@ describe('customer disable (seed 000: password confirmed, everything invalidated
       .when(disable)
       .thenState((state) => {
         expect(isEnabled(state)).toBe(false);
-        expect(state.totp).toBeNull();
+        expect(state.factor).toEqual({ status: 'off' });
         expect(state.pendingTotp).toBeNull();
-        expect(state.recoveryCodeHashes).toEqual([]);
-        expect(state.resetRecommended).toBe(false);
+        expect(recoveryCodesOf(state)).toEqual([]); // with the factor off there is nothing to recommend resetting
         expect(state.challenge).toBeNull();
         expect(challengeRequirement(state, DEFAULT_POLICY, T0)).toEqual({ required: false, reason: 'not_enrolled' });
       });
@@ -341,8 +340,8 @@ describe('reseller disable (seed 000: only when enabled, logged in the event log
     given([...totpEnabled(), deviceTrusted(T0)])
       .when({ type: 'ResellerDisable', operatorId: 'op-7' })
       .thenState((state) => {
-        expect(state.totp).toBeNull();
-        expect(state.recoveryCodeHashes).toEqual([]);
+        expect(state.factor).toEqual({ status: 'off' });
+        expect(recoveryCodesOf(state)).toEqual([]);
         expect(state.trustedDevices).toEqual([]);
         expect(challengeRequirement(state, DEFAULT_POLICY, T0)).toEqual({ required: false, reason: 'not_enrolled' });
       });

@@ -7,7 +7,7 @@ import { failedAttempt } from './lockout';
 import { notify } from './notifications';
 import { removeAllPasskeys } from './passkeys';
 import { revokeDevices } from './trusted-devices';
-import { countReset, isEnabled, RECOVERY_CODE_COUNT, type AccountState, type Deciding, type Folding } from './state';
+import { countReset, FACTOR_OFF, isEnabled, passkeysOf, RECOVERY_CODE_COUNT, recoveryCodesOf, whileOn, type AccountState, type Deciding, type Folding } from './state';
 
 /**
  * The authenticator-app factor and what comes with it: setup and confirmation (which turns 2FA
@@ -48,10 +48,11 @@ export const totpDecisions: Deciding<TotpCommand, AccountEvent> = {
   UseRecoveryCode(command, state, { now, policy }) {
     const challenge = openChallenge(state, command.challengeId, now);
     if (challenge.method !== 'totp') throw new DomainError('recovery_not_available', 'Recovery codes only stand in for an authenticator app code.');
-    const used = findConstantTime(state.recoveryCodeHashes, command.recoveryCodeHash);
+    const codes = recoveryCodesOf(state);
+    const used = findConstantTime(codes, command.recoveryCodeHash);
     if (used === undefined) return failedAttempt(state, policy, now, challenge.id, 'recovery_code', 'wrong_code');
     return [
-      { type: 'RecoveryCodeUsed', data: { challengeId: challenge.id, recoveryCodeHash: used, recoveryCodesRemaining: state.recoveryCodeHashes.length - 1 } },
+      { type: 'RecoveryCodeUsed', data: { challengeId: challenge.id, recoveryCodeHash: used, recoveryCodesRemaining: codes.length - 1 } },
       ...notify(state, policy, 'recovery_code_used'),
     ];
   },
@@ -61,7 +62,7 @@ export const totpDecisions: Deciding<TotpCommand, AccountEvent> = {
     return [
       { type: 'TwoFactorDisabled', data: { by: 'customer', passwordConfirmed: true } },
       ...revokeDevices(state, now, 'disabled'),
-      ...removeAllPasskeys(state.passkeys, 'disabled'),
+      ...removeAllPasskeys(passkeysOf(state), 'disabled'),
       ...notify(state, policy, 'two_factor_disabled'),
     ];
   },
@@ -71,7 +72,7 @@ export const totpDecisions: Deciding<TotpCommand, AccountEvent> = {
     return [
       { type: 'ResellerDisabled', data: command.reason ? { operatorId: command.operatorId, reason: command.reason } : { operatorId: command.operatorId } },
       ...revokeDevices(state, now, 'reseller_disabled'),
-      ...removeAllPasskeys(state.passkeys, 'reseller_disabled'),
+      ...removeAllPasskeys(passkeysOf(state), 'reseller_disabled'),
       ...notify(state, policy, 'reseller_disabled'),
     ];
   },
@@ -95,38 +96,41 @@ const disabled = (state: AccountState): AccountState => ({
   ...state,
   // Failed attempts were against the factor that is now gone; a lock in place still runs out.
   lockout: countReset(state.lockout),
-  totp: null,
+  factor: FACTOR_OFF,
   pendingTotp: null,
-  lastTotpStep: -1,
-  recoveryCodeHashes: [],
-  resetRecommended: false,
   challenge: null,
   trustedDevices: [],
-  passkeys: [],
 });
 
 export const totpFolds: Folding<TotpEvent> = {
   TotpSetupStarted: (state, event) => ({ ...state, pendingTotp: { secret: event.data.secret }, contact: event.data.contact ?? state.contact }),
-  TwoFactorEnabled: (state, event) => ({
-    ...state,
-    totp: state.pendingTotp ? { secret: state.pendingTotp.secret } : state.totp,
-    pendingTotp: null,
-    lastTotpStep: event.data.confirmedStep,
-    recoveryCodeHashes: [...event.data.recoveryCodeHashes],
-    resetRecommended: false,
-    lockout: countReset(state.lockout), // confirming proved a fresh code, as a passed challenge does
-  }),
-  RecoveryCodesRegenerated: (state, event) => ({ ...state, recoveryCodeHashes: [...event.data.recoveryCodeHashes], resetRecommended: false }),
+  TwoFactorEnabled(state, event) {
+    // The secret just confirmed; a TwoFactorEnabled is only ever decided after a setup.
+    const secret = state.pendingTotp?.secret ?? (state.factor.status === 'on' ? state.factor.secret : null);
+    if (!secret) return state;
+    return {
+      ...state,
+      factor: {
+        status: 'on',
+        secret,
+        lastTotpStep: event.data.confirmedStep,
+        recoveryCodeHashes: [...event.data.recoveryCodeHashes],
+        resetRecommended: false,
+        passkeys: passkeysOf(state), // a new app secret keeps the passkeys
+      },
+      pendingTotp: null,
+      lockout: countReset(state.lockout), // confirming proved a fresh code, as a passed challenge does
+    };
+  },
+  RecoveryCodesRegenerated: (state, event) => whileOn(state, (factor) => ({ ...factor, recoveryCodeHashes: [...event.data.recoveryCodeHashes], resetRecommended: false })),
   RecoveryCodeUsed: (state, event) => ({
-    ...state,
+    ...whileOn(state, (factor) => ({ ...factor, recoveryCodeHashes: factor.recoveryCodeHashes.filter((hash) => hash !== event.data.recoveryCodeHash), resetRecommended: true })),
     challenge: null,
     lockout: countReset(state.lockout),
-    recoveryCodeHashes: state.recoveryCodeHashes.filter((hash) => hash !== event.data.recoveryCodeHash),
-    resetRecommended: true,
   }),
   TwoFactorDisabled: disabled,
   ResellerDisabled: disabled,
-  TotpSecretReencrypted: (state, event) => (state.totp ? { ...state, totp: { ...state.totp, secret: event.data.secret } } : state),
+  TotpSecretReencrypted: (state, event) => whileOn(state, (factor) => ({ ...factor, secret: event.data.secret })),
 };
 
 /**

@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common'
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { z } from 'zod/v4';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
-import { passkeyAnswerable } from '@twostep/domain';
+import { passkeyAnswerable, passkeysOf } from '@twostep/domain';
 import { AccountRunner, type AccountRef } from '../../accounts/account-runner';
 import { refuseIfFailed } from '../../accounts/attempt-outcome';
 import { deviceToRemember, labelNeedsRemember, rememberedAnswer, rememberFields } from '../../accounts/remembered-device';
@@ -92,7 +92,7 @@ export class PasskeyAssertionOptionsHandler implements ICommandHandler<PasskeyAs
     const state = await this.accounts.state(account);
     passkeyAnswerable(state, challengeId, this.clock.now());
     const rp = relyingParty(await this.policies.get(account.tenantId), account.tenantId);
-    return { options: await assertionOptions(this.secrets.hasher, account, rp, challengeId, state.passkeys) };
+    return { options: await assertionOptions(this.secrets.hasher, account, rp, challengeId, passkeysOf(state)) };
   }
 }
 
@@ -109,8 +109,8 @@ export class VerifyPasskeyHandler implements ICommandHandler<VerifyPasskeyComman
       challengeId,
       // With no passkeys (or none configured) the decider refuses before looking at a proof.
       proof:
-        state.passkeys.length > 0
-          ? await proveAssertion(hasher, account, relyingParty(policy, account.tenantId), challengeId, state.passkeys, response)
+        passkeysOf(state).length > 0
+          ? await proveAssertion(hasher, account, relyingParty(policy, account.tenantId), challengeId, passkeysOf(state), response)
           : { credentialId: response.id, known: false },
       ...(device ? { rememberDevice: device.prepared } : {}),
     }));

@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common'
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { z } from 'zod/v4';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
-import { assertCanAddPasskey, isEnabled, MAX_PASSKEYS, PASSKEY_NAME_MAX } from '@twostep/domain';
+import { assertCanAddPasskey, isEnabled, MAX_PASSKEYS, PASSKEY_NAME_MAX, passkeysOf } from '@twostep/domain';
 import { AccountRunner, type AccountRef } from '../../accounts/account-runner';
 import { Roles } from '../../http/auth.guard';
 import { ACCOUNT_ROUTE, CurrentPrincipal } from '../../http/current-principal';
@@ -91,9 +91,9 @@ export class PasskeyRegistrationOptionsHandler implements ICommandHandler<Passke
   async execute({ account }: PasskeyRegistrationOptionsCommand) {
     const state = await this.accounts.state(account);
     // The refusals registering would give, before the browser asks the user for anything.
-    assertCanAddPasskey(state.passkeys, isEnabled(state));
+    assertCanAddPasskey(passkeysOf(state), isEnabled(state));
     const rp = relyingParty(await this.policies.get(account.tenantId), account.tenantId);
-    return registrationOptions(this.secrets.hasher, account, rp, state.passkeys, this.clock.now());
+    return registrationOptions(this.secrets.hasher, account, rp, passkeysOf(state), this.clock.now());
   }
 }
 
@@ -104,7 +104,7 @@ export class RegisterPasskeyHandler implements ICommandHandler<RegisterPasskeyCo
 
   async execute({ account, principal, registrationId, name, response }: RegisterPasskeyCommand) {
     const result = await this.accounts.run(account, actorOf(principal), async (state, now, { policy }) => {
-      assertCanAddPasskey(state.passkeys, isEnabled(state));
+      assertCanAddPasskey(passkeysOf(state), isEnabled(state));
       const rp = relyingParty(policy, account.tenantId);
       const credential = await verifyRegistration(this.secrets.hasher, account, rp, registrationId, response, now);
       return { type: 'RegisterPasskey', name, credential };

@@ -1,6 +1,7 @@
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { z } from 'zod/v4';
+import { recoveryCodesOf } from '@twostep/domain';
 import { AccountRunner, type AccountRef } from '../../accounts/account-runner';
 import { refuseIfFailed } from '../../accounts/attempt-outcome';
 import { hashRecoveryCode } from '../../accounts/recovery-codes';
@@ -25,7 +26,7 @@ export class UseRecoveryCodeHandler implements ICommandHandler<UseRecoveryCodeCo
     const recoveryCodeHash = hashRecoveryCode(this.secrets.hasher, account, recoveryCode);
     const result = await this.accounts.run(account, actorOf(principal), () => ({ type: 'UseRecoveryCode', challengeId, recoveryCodeHash }));
     refuseIfFailed(result.events);
-    return { verified: true, recoveryCodesRemaining: result.state.recoveryCodeHashes.length, resetRecommended: true };
+    return { verified: true, recoveryCodesRemaining: recoveryCodesOf(result.state).length, resetRecommended: true };
   }
 }
 

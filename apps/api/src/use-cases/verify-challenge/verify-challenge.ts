@@ -45,7 +45,7 @@ export class VerifyChallengeHandler implements ICommandHandler<VerifyChallengeCo
       proof:
         state.challenge?.method === 'email'
           ? { kind: 'email', codeHash: hashEmailCode(hasher, account, challengeId, code) }
-          : { kind: 'totp', matchedStep: state.totp ? matchTotpStep(secretBox.decrypt(state.totp.secret as never, scope), code, now.getTime()) : null },
+          : { kind: 'totp', matchedStep: state.factor.status === 'on' ? matchTotpStep(secretBox.decrypt(state.factor.secret as never, scope), code, now.getTime()) : null },
       ...(device ? { rememberDevice: device.prepared } : {}),
     }));
     refuseIfFailed(result.events);
