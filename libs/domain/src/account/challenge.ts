@@ -65,7 +65,8 @@ export const challengeDecisions: Deciding<ChallengeCommand, AccountEvent> = {
     }
     // Inside the cooldown the open challenge stays usable: the refusal names it, so a refreshed page can go on.
     const open = state.challenge;
-    assertCooldownOver(open?.code ?? null, policy, now, open ? { challengeId: open.id, expiresAt: open.code?.expiresAt ?? open.expiresAt } : undefined);
+    const openCode = open?.method === 'email' ? open.code : null;
+    assertCooldownOver(openCode, policy, now, open ? { challengeId: open.id, expiresAt: openCode?.expiresAt ?? open.expiresAt } : undefined);
     if (!command.code) throw new Error('StartChallenge by email needs a prepared code (see challengeRequirement)');
     return [started, codeIssued(command.challengeId, command.code, contact, policy, now, 1)];
   },
@@ -93,7 +94,10 @@ export const challengeDecisions: Deciding<ChallengeCommand, AccountEvent> = {
 export const challengeFolds: Folding<EventOf<'ChallengeStarted'> | EventOf<'ChallengePassed'>> = {
   ChallengeStarted: (state, event) => ({
     ...state,
-    challenge: { id: event.data.challengeId, method: event.data.method, expiresAt: event.data.expiresAt, code: null },
+    challenge:
+      event.data.method === 'email'
+        ? { id: event.data.challengeId, method: 'email', expiresAt: event.data.expiresAt, code: null }
+        : { id: event.data.challengeId, method: event.data.method, expiresAt: event.data.expiresAt },
   }),
   ChallengePassed: (state, event) =>
     passkeyUsed(

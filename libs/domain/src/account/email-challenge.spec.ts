@@ -213,6 +213,12 @@ describe('new challenges (one open challenge per account)', () => {
     expect(emitted[1]).toMatchObject({ type: 'CodeIssued', data: { recipient: bob.recipient, maskedRecipient: bob.maskedRecipient } });
   });
 
+  it('only an email challenge holds a code: a TOTP challenge has none to count attempts on or resend', () => {
+    expect(given([...totpEnabled(), totpChallenge('ch-1')]).state.challenge).toEqual({ id: 'ch-1', method: 'totp', expiresAt: expect.any(String) });
+    expect(given(emailChallenge('ch-1')).state.challenge).toMatchObject({ id: 'ch-1', method: 'email', code: { attempts: 0, issue: 1 } });
+    given([...totpEnabled(), totpChallenge('ch-1')]).when(resend('ch-1', 2)).thenThrows('resend_not_available');
+  });
+
   it('a new totp challenge supersedes the old one too', () => {
     given([...totpEnabled(), totpChallenge('ch-1'), totpChallenge('ch-2', seconds(5))])
       .when({ type: 'VerifyChallenge', challengeId: 'ch-1', proof: { kind: 'email', codeHash: 'x' } })

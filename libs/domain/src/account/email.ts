@@ -18,8 +18,8 @@ export const emailDecisions: Deciding<EmailCommand, AccountEvent> = {
     // Lock first: a lock closes the challenge, and the caller must hear "locked", not "not found".
     assertNotLocked(state, now);
     const challenge = findChallenge(state, command.challengeId);
-    const code = challenge.code;
-    if (challenge.method !== 'email' || !code) {
+    const code = challenge.method === 'email' ? challenge.code : null;
+    if (!code) {
       throw new DomainError('resend_not_available', 'Only email codes can be sent again.');
     }
     const expired = now.getTime() >= Date.parse(code.expiresAt);
@@ -35,7 +35,7 @@ export const emailDecisions: Deciding<EmailCommand, AccountEvent> = {
 export const emailFolds: Folding<EventOf<'CodeIssued'>> = {
   CodeIssued(state, event) {
     const { challengeId, codeHash, issuedAt, expiresAt, recipient, maskedRecipient, issue } = event.data;
-    if (state.challenge?.id !== challengeId) return state;
+    if (state.challenge?.id !== challengeId || state.challenge.method !== 'email') return state;
     return {
       ...state,
       contact: { recipient, maskedRecipient },

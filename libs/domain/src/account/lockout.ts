@@ -21,7 +21,7 @@ export const lockoutFolds: Folding<EventOf<'AttemptFailed'> | EventOf<'AccountLo
   AttemptFailed(state, event) {
     const challenge = state.challenge;
     const withAttempt =
-      challenge?.id === event.data.challengeId && challenge.code
+      challenge?.id === event.data.challengeId && challenge.method === 'email' && challenge.code
         ? { ...challenge, code: { ...challenge.code, attempts: challenge.code.attempts + 1 } }
         : challenge;
     // An attempt is only ever made unlocked (a lock that ran out is over): counting again.

@@ -1,4 +1,4 @@
-import type { ChallengeMethod, Contact, EncryptedSecret, RevokedBy, SealedValue } from '../events';
+import type { Contact, EncryptedSecret, RevokedBy, SealedValue } from '../events';
 import type { Passkey } from './passkeys';
 import type { Policy } from '../policy';
 
@@ -17,12 +17,10 @@ export interface IssuedCode {
   issue: number;
 }
 
-export interface OpenChallenge {
-  id: string;
-  method: ChallengeMethod;
-  expiresAt: string;
-  code: IssuedCode | null;
-}
+/** An open login challenge: only an email challenge carries a code (null until its CodeIssued is folded). */
+export type OpenChallenge =
+  | { id: string; method: 'totp'; expiresAt: string }
+  | { id: string; method: 'email'; expiresAt: string; code: IssuedCode | null };
 
 export interface TrustedDevice {
   deviceId: string;
