@@ -1,4 +1,4 @@
-import { ACCOUNT_CATEGORY, accountStream, MAX_TRUSTED_DEVICES, parseStream, upcastAccountEvent, type ParsedStream, type Policy } from '@twostep/domain';
+import { ACCOUNT_CATEGORY, accountStream, answerMethods, MAX_TRUSTED_DEVICES, parseStream, upcastAccountEvent, type ParsedStream, type Policy } from '@twostep/domain';
 import type { StoredEvent } from '@twostep/eventstore';
 import { foldDocument, type DocumentProjection } from './projection';
 import type { PasskeyView, StatusView, TrustedDeviceView } from './views';
@@ -142,9 +142,7 @@ const passkeysOf = (view: StatusView): PasskeyView[] => view.passkeys ?? [];
 
 /** The ways this account answers a login, as the status view lists them: its own factors, then email by policy. */
 export function methodsOf(view: StatusView): ('totp' | 'webauthn' | 'email')[] {
-  if (view.method === 'email') return ['email'];
-  if (view.method !== 'totp') return [];
-  return passkeysOf(view).length > 0 ? ['totp', 'webauthn'] : ['totp'];
+  return answerMethods(view.method, passkeysOf(view).length);
 }
 
 /**

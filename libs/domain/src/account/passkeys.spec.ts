@@ -1,7 +1,7 @@
 import type { AccountCommand } from '.';
 import { passkeysOf } from './state';
 import type { AccountEvent } from '../events';
-import { MAX_PASSKEYS, type PasskeyProof, type VerifiedRegistration } from './passkeys';
+import { answerMethods, MAX_PASSKEYS, type PasskeyProof, type VerifiedRegistration } from './passkeys';
 import { DEFAULT_POLICY, decidePolicy, initialPolicy } from '../policy';
 import { DomainError } from '../errors';
 import { T0, contact, given, iso, lockedAt, minutes, totpChallenge, totpEnabled } from '../testing/decider-spec';
@@ -108,6 +108,13 @@ describe('passkeys: removal', () => {
 });
 
 describe('passkeys: answering a login', () => {
+  it('a TOTP challenge of an account with a passkey is answered either way; email and no challenge stay as they are', () => {
+    expect(answerMethods('totp', 1)).toEqual(['totp', 'webauthn']);
+    expect(answerMethods('totp', 0)).toEqual(['totp']);
+    expect(answerMethods('email', 2)).toEqual(['email']);
+    expect(answerMethods(null, 0)).toEqual([]);
+  });
+
   const withKey = (counter = 0) => [...totpEnabled(), registered(1, 'Key 1', counter), totpChallenge('ch-1')];
 
   it('a verified assertion passes the TOTP challenge (method webauthn) and stores the new counter', () => {

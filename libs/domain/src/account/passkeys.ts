@@ -1,5 +1,5 @@
 import { DomainError } from '../errors';
-import type { AccountEvent, EventOf, RevocationReason, RevokedBy } from '../events';
+import type { AccountEvent, ChallengeMethod, EventOf, PassedMethod, RevocationReason, RevokedBy } from '../events';
 import { openChallenge } from './challenge-lookup';
 import { failedAttempt } from './lockout';
 import { notify } from './notifications';
@@ -105,6 +105,15 @@ export function passkeyAnswerable(state: AccountState, challengeId: string, now:
     throw new DomainError('passkey_not_available', 'This login cannot be answered with a passkey: the account has none.');
   }
   return challenge;
+}
+
+/**
+ * The ways a login of this method can be answered, as the start of a challenge and the status
+ * view both list them: a TOTP challenge also takes a passkey when the account has one.
+ */
+export function answerMethods(method: ChallengeMethod | null, passkeyCount: number): PassedMethod[] {
+  if (method === null) return [];
+  return method === 'totp' && passkeyCount > 0 ? ['totp', 'webauthn'] : [method];
 }
 
 /** Whether this account may add a passkey at all: 2FA on, and room for one more. The caller asks before the browser does. */

@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common'
 import { CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { z } from 'zod/v4';
 import { maskEmail, randomId } from '@twostep/crypto';
-import { challengeRequirement, passkeysOf } from '@twostep/domain';
+import { answerMethods, challengeRequirement, passkeysOf } from '@twostep/domain';
 import { AccountRunner, accountScope, type AccountRef } from '../../accounts/account-runner';
 import { prepareEmailCode } from '../../accounts/email-codes';
 import { Roles } from '../../http/auth.guard';
@@ -65,7 +65,7 @@ export class StartChallengeHandler implements ICommandHandler<StartChallengeComm
     // An email challenge always says where the code went: the address passed now, or the one the account last used.
     const issued = result.events.find((event) => event.type === 'CodeIssued');
     // An account with passkeys answers its TOTP challenge with either (…/passkey/options, then …/passkey/verify).
-    const methods: ('totp' | 'email' | 'webauthn')[] = method === 'totp' && passkeysOf(result.state).length > 0 ? ['totp', 'webauthn'] : [method];
+    const methods = answerMethods(method, passkeysOf(result.state).length);
     return { required: true, challengeId, method, expiresAt, ...(issued ? { sentTo: issued.data.maskedRecipient } : {}), methods };
   }
 }
