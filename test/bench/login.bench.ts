@@ -217,6 +217,8 @@ async function againstFloors(): Promise<void> {
       ...(process.env.BENCH_V8_FLAGS ? { BENCH_V8_FLAGS: process.env.BENCH_V8_FLAGS } : {}),
     },
     dataDir,
+    // BENCH_NODE_ARGS: node options for twostep's process (flags V8 reads only at start, e.g. --max-semi-space-size).
+    (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
   );
   const servers = [
     twostep,
