@@ -130,6 +130,15 @@ async function main(): Promise<void> {
   const brokers = infra.KAFKA_BROKERS.split(',');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twostep-bench-mail-'));
 
+  // BENCH_TRACE: this process's own stalls (event loop blocked ≥ 40 ms), with wall-clock times to set against the slow emails.
+  if (process.env.BENCH_TRACE) {
+    let last = performance.now();
+    setInterval(() => {
+      const now = performance.now();
+      if (now - last >= 50) console.log(`    driver stalled ${(now - last - 10).toFixed(0)} ms until ${new Date().toISOString()}`);
+      last = now;
+    }, 10).unref();
+  }
   const answeredAt = new Map<string, number>();
   // When each recipient's first email arrived. An email can arrive before this process has read
   // the api's answer (the pipeline is that fast at low load): its latency then counts as 0.
@@ -278,6 +287,13 @@ async function main(): Promise<void> {
         const where = timing ? `; reached the mailer after ${timing.reachedMs} ms, SMTP ${timing.sendMs} ms` : '';
         console.log(`    slow: answered ${at.toFixed(0)} ms into the phase (${new Date(wall).toISOString()}), email after ${latency.toFixed(0)} ms${where}`);
       }
+      // Each second of the phase: how many emails and their p99, so a stall at the start shows apart from the steady state.
+      const bySecond = new Map<number, number[]>();
+      for (const e of delivered) {
+        const second = Math.floor((answeredAt.get(e)! - started) / 1000);
+        bySecond.set(second, [...(bySecond.get(second) ?? []), latencies.get(e)!]);
+      }
+      console.log(`    p99 by second of the phase: ${[...bySecond.entries()].sort(([a], [b]) => a - b).map(([second, values]) => `${second}:${stats(values).p99.toFixed(0)}`).join(' ')}`);
       const reached = [...timings.values()].map((timing) => timing.reachedMs).filter((value): value is number => value !== null);
       const stage = stats(reached);
       console.log(`    decision → mailer (relay + Kafka), all emails so far: p50 ${ms(stage.p50)}  p99 ${ms(stage.p99)}  max ${ms(stage.max)}`);

@@ -52,7 +52,10 @@ function smtpOptions(smtpUrl: string, pool: SmtpPoolOptions): NodemailerSmtpOpti
     throw new Error('SMTP_URL: not a valid URL');
   }
   if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new Error('SMTP_URL: must start with smtp:// or smtps://');
-  const defaults: Record<string, string> = { ...SMTP_DEFAULTS, pool: 'true', maxConnections: String(pool.maxConnections ?? 8), maxMessages: '1000' };
+  // maxMessages: no limit. A pooled connection is only replaced when it closes (server limit, idle
+  // timeout, error): every replacement makes the mail that waits for it pay the server's greeting,
+  // 100 ms or more where the server pauses to catch early talkers, and that mail holds its batch.
+  const defaults: Record<string, string> = { ...SMTP_DEFAULTS, pool: 'true', maxConnections: String(pool.maxConnections ?? 8), maxMessages: 'Infinity' };
   for (const [key, value] of Object.entries(defaults)) {
     if (!url.searchParams.has(key)) url.searchParams.set(key, value);
   }
@@ -88,8 +91,8 @@ function noDelaySocket(options: NodemailerSmtpOptions, callback: (error: Error |
 }
 
 /**
- * Sends through an SMTP server with nodemailer, over a pool of connections (default 8, reused
- * for up to 1000 messages each) with Nagle off. `send` may be called concurrently: the pool
+ * Sends through an SMTP server with nodemailer, over a pool of connections (default 8, each kept
+ * for as long as the server keeps it open) with Nagle off. `send` may be called concurrently: the pool
  * queues what it cannot send at once. `send` rejects when the server refuses the sender, the
  * recipient or the data.
  */
