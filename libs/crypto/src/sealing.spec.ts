@@ -49,6 +49,25 @@ describe('sealing', () => {
     expect(opener.publicKey()).toBe(pair.publicKey);
   });
 
+  it("seals one event's values under one ephemeral key, each opening on its own, and none shared with another event", () => {
+    const event = sealer.forOneEvent();
+    const to = event.seal('jane.doe@example.com');
+    const code = event.seal(CODE);
+    expect(code.epk).toBe(to.epk);
+    expect(code.iv).not.toBe(to.iv); // one derived key, a fresh IV per value
+    // Each opens alone, with a fresh opener (nothing cached) as with the one that just opened the other.
+    expect(new Opener(pair.privateKey).open(code)).toBe(CODE);
+    expect(opener.open(to)).toBe('jane.doe@example.com');
+    expect(opener.open(code)).toBe(CODE);
+    expect(sealer.forOneEvent().seal(CODE).epk).not.toBe(code.epk);
+    // The opener's remembered key for that epk must not let a tampered value through.
+    expect(errorOf(() => opener.open({ ...code, ct: flip(code.ct) })).message).toBe('sealed value could not be opened (tampered, or sealed for another key)');
+    expect(errorOf(() => opener.open({ ...code, tag: flip(code.tag) })).message).toBe('sealed value could not be opened (tampered, or sealed for another key)');
+    // A value sealed for another key with the same epk string is refused too.
+    const other = new Sealer(generateSealKeyPair().publicKey).seal(CODE);
+    expect(errorOf(() => opener.open({ ...other, epk: code.epk })).message).toBe('sealed value could not be opened (tampered, or sealed for another key)');
+  });
+
   it('uses a fresh ephemeral key per message and hides the plaintext', () => {
     const a = sealer.seal(CODE);
     const b = sealer.seal(CODE);

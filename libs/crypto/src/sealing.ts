@@ -28,6 +28,7 @@ const ALG = 'X25519-HKDF-SHA256-A256GCM';
 const INFO = Buffer.from('twostep/seal/v1', 'utf8');
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+const AAD = Buffer.from(ALG, 'utf8');
 
 /**
  * An X25519 public key's SPKI DER is this fixed 12-byte header and the 32-byte key. Building it
@@ -71,30 +72,56 @@ export function generateSealKeyPair(): { publicKey: string; privateKey: string }
   return { publicKey: spki(publicKey).toString('base64'), privateKey: privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64') };
 }
 
-export class Sealer {
+/** Seals values; `seal` is all a caller needs, so a `Sealer` and one of its `forOneEvent()` sealers are interchangeable. */
+export interface Seal {
+  seal(plaintext: string): SealedValue;
+}
+
+export class Sealer implements Seal {
   readonly #recipient: { key: KeyObject; der: Buffer };
 
   constructor(publicKeyBase64: string) {
     this.#recipient = importPublic(publicKeyBase64, 'mail public key');
   }
 
+  /** One value, under its own fresh ephemeral key. */
   seal(plaintext: string): SealedValue {
-    const eph = generateKeyPairSync('x25519'); // fresh per message: forward secrecy for the sender side
-    const ephemeralDer = spki(eph.publicKey);
-    const shared = diffieHellman({ privateKey: eph.privateKey, publicKey: this.#recipient.key });
-    const key = deriveKey(shared, ephemeralDer, this.#recipient.der);
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(Buffer.from(ALG, 'utf8'));
-    const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    const b64 = (b: Buffer) => b.toString('base64');
-    return { v: 1, alg: ALG, epk: b64(ephemeralDer), iv: b64(iv), tag: b64(cipher.getAuthTag()), ct: b64(ct) };
+    return this.forOneEvent().seal(plaintext);
+  }
+
+  /**
+   * A sealer for the values of one event (a code and its address): they share one fresh
+   * ephemeral key, so one key pair, one agreement and one KDF serve them all, and each value gets
+   * its own random IV under the derived key. Each value is still a complete `SealedValue` that
+   * opens on its own. Nothing is shared with any other event's values. The key pair is made on the
+   * first `seal`, so an unused one costs nothing.
+   */
+  forOneEvent(): Seal {
+    let derived: { key: Buffer; epk: string } | undefined;
+    const recipient = this.#recipient;
+    return {
+      seal(plaintext: string): SealedValue {
+        if (!derived) {
+          const eph = generateKeyPairSync('x25519'); // fresh per event: forward secrecy for the sender side
+          const ephemeralDer = spki(eph.publicKey);
+          const shared = diffieHellman({ privateKey: eph.privateKey, publicKey: recipient.key });
+          derived = { key: deriveKey(shared, ephemeralDer, recipient.der), epk: ephemeralDer.toString('base64') };
+        }
+        const iv = randomBytes(IV_BYTES);
+        const cipher = createCipheriv('aes-256-gcm', derived.key, iv, { authTagLength: TAG_BYTES });
+        cipher.setAAD(AAD);
+        const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+        return { v: 1, alg: ALG, epk: derived.epk, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), ct: ct.toString('base64') };
+      },
+    };
   }
 }
 
 export class Opener {
   readonly #privateKey: KeyObject;
   readonly #publicKeyDer: Buffer;
+  /** The last ephemeral key opened and the key derived from it: an event's values share one (see `Sealer.forOneEvent`). */
+  #last: { epk: string; key: Buffer } | undefined;
 
   constructor(privateKeyBase64: string) {
     try {
@@ -118,16 +145,23 @@ export class Opener {
     const { epk, iv, tag, ct } = s;
     if (typeof epk !== 'string' || typeof iv !== 'string' || typeof tag !== 'string' || typeof ct !== 'string') throw fail();
     try {
-      const ephemeral = importPublic(epk, 'ephemeral key');
-      const shared = diffieHellman({ privateKey: this.#privateKey, publicKey: ephemeral.key });
-      const key = deriveKey(shared, ephemeral.der, this.#publicKeyDer);
+      const key = this.#keyFor(epk);
       // authTagLength makes setAuthTag refuse truncated tags.
       const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64'), { authTagLength: TAG_BYTES });
-      decipher.setAAD(Buffer.from(ALG, 'utf8'));
+      decipher.setAAD(AAD);
       decipher.setAuthTag(Buffer.from(tag, 'base64'));
       return Buffer.concat([decipher.update(Buffer.from(ct, 'base64')), decipher.final()]).toString('utf8');
     } catch {
       throw fail(); // one message for every failure: no oracle, no OpenSSL text
     }
+  }
+
+  #keyFor(epk: string): Buffer {
+    if (this.#last?.epk === epk) return this.#last.key;
+    const ephemeral = importPublic(epk, 'ephemeral key');
+    const shared = diffieHellman({ privateKey: this.#privateKey, publicKey: ephemeral.key });
+    const key = deriveKey(shared, ephemeral.der, this.#publicKeyDer);
+    this.#last = { epk, key };
+    return key;
   }
 }

@@ -1,4 +1,4 @@
-import { generateNumericCode, type KeyedHasher, type Sealer } from '@twostep/crypto';
+import { generateNumericCode, type KeyedHasher, type Seal } from '@twostep/crypto';
 import type { PreparedCode } from '@twostep/domain';
 import { accountScope, type AccountRef } from './account-runner';
 
@@ -6,7 +6,7 @@ export const hashEmailCode = (hasher: KeyedHasher, account: AccountRef, challeng
   hasher.hash('email-code', `${accountScope(account)}/${challengeId}`, code);
 
 /** A fresh 6-digit code: hashed for the event, sealed so only the mailer can read it. */
-export function prepareEmailCode(hasher: KeyedHasher, sealer: Sealer, account: AccountRef, challengeId: string): PreparedCode {
+export function prepareEmailCode(hasher: KeyedHasher, sealer: Seal, account: AccountRef, challengeId: string): PreparedCode {
   const code = generateNumericCode(6);
   return { codeHash: hashEmailCode(hasher, account, challengeId, code), code: sealer.seal(code) };
 }

@@ -38,7 +38,9 @@ export class StartChallengeHandler implements ICommandHandler<StartChallengeComm
   ) {}
 
   async execute({ account, principal, deviceToken, email }: StartChallengeCommand): Promise<ChallengeStart> {
-    const { hasher, sealer } = this.secrets;
+    const { hasher } = this.secrets;
+    // The address and the code travel in one event: one ephemeral key seals both.
+    const sealer = this.secrets.sealer.forOneEvent();
     const challengeId = randomId();
     const deviceTokenHash = deviceToken ? hasher.hash('device-token', accountScope(account), deviceToken) : undefined;
     const contact = email ? { recipient: sealer.seal(email), maskedRecipient: maskEmail(email) } : undefined;
