@@ -268,6 +268,82 @@ describe('KafkaEventConsumer in batches', () => {
     expect(peak).toBeLessThanOrEqual(4); // never more than maxInFlight
   }, 60_000);
 
+  it('fetches on while a handler runs: a slow account holds back only its own later messages, and what finished is committed', async () => {
+    const { topic, groupId } = names();
+    topicsToDelete.push(topic);
+    const publisher = new KafkaEventPublisher({ brokers, topic, logger, partitions: 1 });
+    const slow = busEvent('TwoFactorAccount-t|slow', 0);
+    const slowNext = busEvent('TwoFactorAccount-t|slow', 1);
+    const other = busEvent('TwoFactorAccount-t|other', 0);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const handled: string[] = [];
+    let slowStarted = false;
+    const consumer = new KafkaEventConsumer({ brokers, topic, groupId, ...quiet });
+    await consumer.start(async (event) => {
+      if (event.eventId === slow.eventId) {
+        slowStarted = true;
+        await gate; // an SMTP exchange that takes its time
+      }
+      handled.push(event.eventId);
+    });
+    await publisher.publish([slow]);
+    await waitFor(() => slowStarted, 30_000, 'the slow handler to start');
+    // Published while the slow one runs: a later batch of the same partition.
+    await publisher.publish([other, slowNext]);
+    await waitFor(() => handled.includes(other.eventId), 30_000, "the other account's event, while the slow one still runs");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(handled).toEqual([other.eventId]); // the slow account's next event waits for the one before it
+    release();
+    await waitFor(() => handled.length === 3, 30_000, 'the rest');
+    expect(handled).toEqual([other.eventId, slow.eventId, slowNext.eventId]);
+    await consumer.stop();
+
+    // Everything finished was committed: the group's next member gets only what is new.
+    const again: string[] = [];
+    const second = new KafkaEventConsumer({ brokers, topic, groupId, ...quiet });
+    await second.start(async (event) => void again.push(event.eventId));
+    const fresh = busEvent('TwoFactorAccount-t|fresh', 0);
+    await publisher.publish([fresh]);
+    await waitFor(() => again.length >= 1, 30_000, 'the fresh event');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await second.stop();
+    await publisher.close();
+    expect(again).toEqual([fresh.eventId]);
+  }, 90_000);
+
+  it('stops taking messages at maxQueued unfinished ones, and goes on, in order, as they finish', async () => {
+    const { topic, groupId } = names();
+    topicsToDelete.push(topic);
+    const publisher = new KafkaEventPublisher({ brokers, topic, logger, partitions: 1 });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let started = 0;
+    const handled: string[] = [];
+    // One account: its messages run one at a time, so all but the first wait, queued.
+    const consumer = new KafkaEventConsumer({ brokers, topic, groupId, ...quiet, maxInFlight: 2, maxQueued: 3 });
+    await consumer.start(async (event) => {
+      started++;
+      await gate;
+      handled.push(event.eventId);
+    });
+    const events = Array.from({ length: 10 }, (_, i) => busEvent('TwoFactorAccount-t|queue', i));
+    let peakQueued = 0;
+    const sample = setInterval(() => (peakQueued = Math.max(peakQueued, consumer.queuedMessages)), 5);
+    for (const event of events) await publisher.publish([event]); // one at a time: small batches
+    await waitFor(() => started === 1, 30_000, 'the first handler');
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    clearInterval(sample);
+    // It took some (maxQueued, plus what the last batch held), not all ten, while none could finish.
+    expect(peakQueued).toBeGreaterThanOrEqual(3);
+    expect(peakQueued).toBeLessThan(events.length);
+    release();
+    await waitFor(() => handled.length === events.length, 30_000, 'every event, in order');
+    await consumer.stop();
+    await publisher.close();
+    expect(handled).toEqual(events.map((e) => e.eventId));
+  }, 90_000);
+
   it('commits a batch only up to the first message whose handler has not succeeded', async () => {
     const { topic, groupId } = names();
     topicsToDelete.push(topic);

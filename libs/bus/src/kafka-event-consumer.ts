@@ -25,18 +25,23 @@ export interface KafkaEventConsumerOptions {
   types?: readonly string[];
   /** Handler calls running at once, over all partitions (default 64). */
   maxInFlight?: number;
+  /**
+   * Messages taken from Kafka and not yet finished (running or waiting for their lane or a slot),
+   * over all partitions, before the consumer stops fetching (default 4 × maxInFlight).
+   */
+  maxQueued?: number;
   /** Partitions whose batches are handled at the same time (default 12, the default partition count). */
   partitionsConsumedConcurrently?: number;
   /** Partitions of the topic if this consumer creates it (default 12). */
   partitions?: number;
-  /** Told after each committed batch (metrics): what it held and how far the partition still lags. */
+  /** Told after each offset commit (metrics): what it covered and how far the partition still lags. */
   onBatchCommitted?: (info: BatchReport) => void;
 }
 
 export interface BatchReport {
   topic: string;
   partition: number;
-  /** Messages in the batch, and how many of them reached the handler (the rest were other types). */
+  /** Messages this commit covered, and how many of them reached the handler (the rest were other types). */
   messages: number;
   handled: number;
   /** Messages on the partition after the committed offset (high watermark − committed). */
@@ -59,39 +64,92 @@ const DEFAULT_MAX_IN_FLIGHT = 64;
 const CONSUMER_RETRIES = 60;
 const DEFAULT_PARTITIONS_CONCURRENTLY = 12;
 
+/** A retried commit waits this long; a failed commit is retried until the partition is revoked. */
+const COMMIT_RETRY_MS = 250;
+/**
+ * A partition's commit waits this long after its first unfinished-to-finished move, so one commit
+ * carries what finished meanwhile (a commit per message cost the mailer and the broker about as
+ * much CPU as a send). It delays only the commit: a crash redelivers at most this much more,
+ * which the handler's dedupe recognises.
+ */
+const COMMIT_EVERY_MS = 50;
+
+/** One message taken from Kafka, in its partition's offset order. */
+interface Taken {
+  offset: string;
+  /** Reached the handler (a wanted type), as opposed to passed over. */
+  handled: boolean;
+  done: boolean;
+}
+
+/**
+ * A partition as this member holds it in one group generation. A rebalance (a new generation)
+ * revokes it: nothing more of it starts, and nothing of it is committed, since the partition may
+ * now belong to another member, whose progress a late commit would overwrite. What it had not
+ * committed comes again from the group's committed offset and finds the handler's dedupe.
+ */
+interface Held {
+  topic: string;
+  partition: number;
+  revoked: boolean;
+  /** Taken and not yet committed, in offset order. */
+  taken: Taken[];
+  /** The offset to commit next (one past the last contiguous finished message), and the one last committed. */
+  commitTo: string | null;
+  committed: string | null;
+  commitMessages: number;
+  commitHandled: number;
+  committing: Promise<void> | null;
+  highWatermark: string;
+}
+
 interface Run {
   consumer: Consumer;
   stopping: boolean;
-  /** End retry backoffs early (stop()). */
+  /** End retry backoffs early (stop(), a rebalance). */
   wakers: Set<() => void>;
-  /** Batches being handled. */
+  /** Batch callbacks being run by kafkajs. */
   inFlight: Set<Promise<void>>;
+  /** The partitions held in the current generation, by `topic/partition`. */
+  held: Map<string, Held>;
+  /** The tail of each key's lane (`topic/partition/key`): a key's messages run one after another, across batches and generations. */
+  lanes: Map<string, Promise<void>>;
+  /** Messages being handled by offset (`topic/partition/offset`): a redelivery after a rebalance waits for the copy still running. */
+  handling: Map<string, Promise<boolean>>;
+  /** Messages taken and not finished, and who waits for room. */
+  queued: number;
+  roomWaiters: Set<() => void>;
   /** Set by the first stop(); later calls wait for the same shutdown. */
   stopped?: Promise<void>;
 }
 
 /**
  * A Kafka consumer-group member with at-least-once delivery, built for throughput:
- * - batches (eachBatch), several partitions at once, one offset commit per batch;
- * - inside a batch, messages with the same key (one account's stream) are handled one after
- *   another in offset order, different keys concurrently, at most `maxInFlight` at a time over
- *   all partitions;
- * - the commit covers the longest run of handled messages from the start of the batch, so an
- *   offset is committed only after its handler (and every one before it) resolved;
+ * - fetching does not wait for handling: each batch (eachBatch) is taken into per-key lanes and
+ *   kafkajs fetches the next one at once, until `maxQueued` messages are taken and unfinished;
+ *   then the batch callback waits for room (back-pressure);
+ * - messages with the same key (one account's stream) are handled one after another in offset
+ *   order, across batches; different keys concurrently, at most `maxInFlight` over all partitions;
+ * - a partition's offset is committed in the background, up to the longest run of finished
+ *   messages from its last commit, one commit in flight per partition: an offset is committed
+ *   only after its handler (and every one before it) resolved;
  * - a handler that throws gets the same message again after a backoff, for as long as it takes;
- *   nothing behind it with the same key is handled first, and its batch is not committed past it;
+ *   nothing behind it with the same key is handled first, and its partition is not committed past it;
  * - it survives Kafka: a lost membership, a rebalance or a broker restart makes kafkajs rejoin or
- *   restart the consumer (restartOnFailure always says yes); uncommitted messages come again,
- *   so handlers must be idempotent on the event id.
+ *   restart the consumer (restartOnFailure always says yes). A new generation revokes what was
+ *   held: queued messages are dropped, running ones finish uncommitted, and the group delivers
+ *   them again from the committed offsets (a redelivery to this member waits for the copy still
+ *   running), so handlers must be idempotent on the event id.
  *
  * stop() lets the handlers in flight finish, commits what they completed, abandons retry loops
- * (uncommitted, so the group delivers those messages again), then leaves the group.
+ * and queued messages (uncommitted, so the group delivers those messages again), then leaves the group.
  */
 export class KafkaEventConsumer implements EventConsumer {
   private readonly kafka: Kafka;
   private readonly logger: BusLogger;
   private readonly types: ReadonlySet<string> | null;
   private readonly limit: pLimit.Limit;
+  private readonly maxQueued: number;
   private run: Run | null = null;
 
   constructor(private readonly options: KafkaEventConsumerOptions) {
@@ -99,6 +157,7 @@ export class KafkaEventConsumer implements EventConsumer {
     this.logger = options.logger ?? stderrLogger;
     this.types = options.types ? new Set(options.types) : null;
     this.limit = pLimit(options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
+    this.maxQueued = options.maxQueued ?? 4 * (options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
   }
 
   async start(handler: (event: StoredEvent) => Promise<void>): Promise<void> {
@@ -126,7 +185,9 @@ export class KafkaEventConsumer implements EventConsumer {
         },
       },
     });
-    const run: Run = { consumer, stopping: false, wakers: new Set(), inFlight: new Set() };
+    const run: Run = { consumer, stopping: false, wakers: new Set(), inFlight: new Set(), held: new Map(), lanes: new Map(), handling: new Map(), queued: 0, roomWaiters: new Set() };
+    // A (re)join is a new generation: whatever was held before may belong to another member now.
+    consumer.on(consumer.events.GROUP_JOIN, () => this.revokeAll(run));
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (!payload.restart && !run.stopping) {
         this.logger.error({ topic, groupId, error: describeError(payload.error) }, 'Kafka consumer crashed and will not restart');
@@ -150,6 +211,11 @@ export class KafkaEventConsumer implements EventConsumer {
     }
   }
 
+  /** Messages taken from Kafka and not yet finished (running or waiting): the mailer's queue depth. */
+  get queuedMessages(): number {
+    return this.run?.queued ?? 0;
+  }
+
   async stop(): Promise<void> {
     const run = this.run;
     if (!run) return;
@@ -165,8 +231,11 @@ export class KafkaEventConsumer implements EventConsumer {
     } catch {
       // not running (yet): nothing to pause
     }
-    // The consumer must still be running while the batches commit: kafkajs drops commits once its runner stops.
+    for (const wake of [...run.roomWaiters]) wake();
+    // The consumer must still be running while the last commits go out: kafkajs drops commits once its runner stops.
     await Promise.all([...run.inFlight].map((batch) => batch.catch(() => undefined)));
+    await Promise.all([...run.lanes.values()]);
+    await Promise.all([...run.held.values()].map((held) => this.commitNow(run, held)));
     try {
       await run.consumer.disconnect();
     } finally {
@@ -192,57 +261,158 @@ export class KafkaEventConsumer implements EventConsumer {
 
   private async onBatch(run: Run, handler: (event: StoredEvent) => Promise<void>, payload: EachBatchPayload): Promise<void> {
     const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
-    if (run.stopping || batch.isEmpty()) return;
+    if (run.stopping || !isRunning() || isStale() || batch.isEmpty()) return;
     const { topic, partition, messages } = batch;
-    const cancelled = () => run.stopping || !isRunning() || isStale();
+    const held = this.holding(run, topic, partition);
+    held.highWatermark = batch.highWatermark;
+    const cancelled = () => run.stopping || held.revoked;
 
-    // One lane per key (account stream): in order within a lane, lanes side by side.
-    const done = messages.map(() => false);
-    const lanes = new Map<string, number[]>();
-    let handled = 0;
-    messages.forEach((message, index) => {
-      if (!this.accepts(message)) {
-        done[index] = true;
-        return;
+    for (const message of messages) {
+      const taken: Taken = { offset: message.offset, handled: this.accepts(message), done: false };
+      held.taken.push(taken);
+      if (!taken.handled) {
+        taken.done = true; // another type: passed over unparsed, committed with the rest
+        continue;
       }
-      handled++;
-      const key = message.key ? message.key.toString('latin1') : '';
-      const lane = lanes.get(key);
-      if (lane) lane.push(index);
-      else lanes.set(key, [index]);
-    });
+      run.queued++;
+      const lane = `${topic}/${partition}/${message.key ? message.key.toString('latin1') : ''}`;
+      const next = (run.lanes.get(lane) ?? Promise.resolve()).then(async () => {
+        try {
+          if (cancelled()) return;
+          const ok = await this.limit(() => (cancelled() ? false : this.handleOnce(run, handler, message, partition, cancelled)));
+          if (ok) {
+            taken.done = true;
+            this.finished(run, held);
+          }
+        } finally {
+          run.queued--;
+          this.makeRoom(run);
+        }
+      });
+      run.lanes.set(lane, next);
+      void next.then(() => {
+        if (run.lanes.get(lane) === next) run.lanes.delete(lane);
+      });
+    }
+    // The next fetch starts after this batch; what is taken is committed as it finishes.
+    resolveOffset(messages[messages.length - 1]!.offset);
+    this.finished(run, held);
 
+    if (run.queued < this.maxQueued) return;
+    // Back-pressure: no further fetch until there is room (heartbeats go on meanwhile).
     const heartbeats = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_INTERVAL_MS);
     try {
-      await Promise.all(
-        [...lanes.values()].map(async (lane) => {
-          for (const index of lane) {
-            const ok = await this.limit(() => (cancelled() ? false : this.handleWithRetry(run, handler, messages[index]!, partition, cancelled)));
-            if (!ok) return;
-            done[index] = true;
-          }
-        }),
-      );
+      while (run.queued >= this.maxQueued && !cancelled() && isRunning()) {
+        await new Promise<void>((resolve) => run.roomWaiters.add(resolve));
+      }
     } finally {
       clearInterval(heartbeats);
     }
+  }
 
-    let upTo = -1;
-    while (upTo + 1 < done.length && done[upTo + 1]) upTo++;
-    if (upTo < 0) return;
-    const last = messages[upTo]!;
-    const next = (BigInt(last.offset) + 1n).toString();
-    resolveOffset(last.offset);
-    // A refused commit (the group moved on) throws to kafkajs, which rejoins; the new owner of the
-    // partition gets these messages again and the handler's dedupe recognises them.
-    await run.consumer.commitOffsets([{ topic, partition, offset: next }]);
-    this.options.onBatchCommitted?.({
-      topic,
-      partition,
-      messages: upTo + 1,
-      handled,
-      lag: Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))),
-    });
+  private holding(run: Run, topic: string, partition: number): Held {
+    const id = `${topic}/${partition}`;
+    let held = run.held.get(id);
+    if (!held) {
+      held = { topic, partition, revoked: false, taken: [], commitTo: null, committed: null, commitMessages: 0, commitHandled: 0, committing: null, highWatermark: '0' };
+      run.held.set(id, held);
+    }
+    return held;
+  }
+
+  private revokeAll(run: Run): void {
+    for (const held of run.held.values()) held.revoked = true;
+    run.held.clear();
+    for (const wake of [...run.wakers]) wake(); // retry loops of revoked partitions end now
+    this.makeRoom(run);
+  }
+
+  private makeRoom(run: Run): void {
+    for (const wake of [...run.roomWaiters]) {
+      run.roomWaiters.delete(wake);
+      wake();
+    }
+  }
+
+  /** Moves the partition's commit point over the finished messages at its head, and commits it in the background. */
+  private finished(run: Run, held: Held): void {
+    let moved = false;
+    while (held.taken.length > 0 && held.taken[0]!.done) {
+      const taken = held.taken.shift()!;
+      held.commitTo = (BigInt(taken.offset) + 1n).toString();
+      held.commitMessages++;
+      if (taken.handled) held.commitHandled++;
+      moved = true;
+    }
+    if (moved && !held.committing) held.committing = this.commitLoop(run, held);
+  }
+
+  /** One commit in flight per partition; whatever finished meanwhile goes in the next one. */
+  private async commitLoop(run: Run, held: Held): Promise<void> {
+    try {
+      if (!run.stopping) await new Promise((resolve) => setTimeout(resolve, COMMIT_EVERY_MS));
+      while (!held.revoked && held.commitTo !== null && held.commitTo !== held.committed) {
+        const offset = held.commitTo;
+        const messages = held.commitMessages;
+        const handled = held.commitHandled;
+        try {
+          await run.consumer.commitOffsets([{ topic: held.topic, partition: held.partition, offset }]);
+        } catch (error) {
+          // kafkajs retried it for about a minute already. The group moved on (kafkajs rejoins and the
+          // new generation revokes this), or the broker is still away: try again shortly, unless
+          // stopping. What is not committed is delivered again, never lost.
+          this.logger.warn({ topic: held.topic, partition: held.partition, offset, error: describeError(error) }, 'offset commit failed; retrying');
+          if (run.stopping) return;
+          await new Promise((resolve) => setTimeout(resolve, COMMIT_RETRY_MS));
+          continue;
+        }
+        held.committed = offset;
+        held.commitMessages -= messages;
+        held.commitHandled -= handled;
+        this.options.onBatchCommitted?.({
+          topic: held.topic,
+          partition: held.partition,
+          messages,
+          handled,
+          lag: Math.max(0, Number(BigInt(held.highWatermark) - BigInt(offset))),
+        });
+      }
+    } finally {
+      held.committing = null;
+    }
+  }
+
+  /** On stop: the last commit of a partition, after the one in flight. */
+  private async commitNow(run: Run, held: Held): Promise<void> {
+    await held.committing;
+    if (!held.revoked && held.commitTo !== null && held.commitTo !== held.committed) {
+      held.committing = this.commitLoop(run, held);
+      await held.committing;
+    }
+  }
+
+  /**
+   * The handler with retries, unless a copy of this message is still running here (taken in an
+   * earlier generation and delivered again after a rebalance): then its outcome, once it ends.
+   */
+  private async handleOnce(
+    run: Run,
+    handler: (event: StoredEvent) => Promise<void>,
+    message: KafkaMessage,
+    partition: number,
+    cancelled: () => boolean,
+  ): Promise<boolean> {
+    const id = `${this.options.topic}/${partition}/${message.offset}`;
+    const earlier = run.handling.get(id);
+    if (earlier && (await earlier)) return true;
+    if (cancelled()) return false;
+    const attempt = this.handleWithRetry(run, handler, message, partition, cancelled);
+    run.handling.set(id, attempt);
+    try {
+      return await attempt;
+    } finally {
+      if (run.handling.get(id) === attempt) run.handling.delete(id);
+    }
   }
 
   /** true once the handler resolved; false when stop() or a rebalance ended the retries first. */
