@@ -311,9 +311,11 @@ async function main(): Promise<void> {
         bySecond.set(second, [...(bySecond.get(second) ?? []), latencies.get(e)!]);
       }
       console.log(`    p99 by second of the phase: ${[...bySecond.entries()].sort(([a], [b]) => a - b).map(([second, values]) => `${second}:${stats(values).p99.toFixed(0)}`).join(' ')}`);
-      const reached = [...timings.values()].map((timing) => timing.reachedMs).filter((value): value is number => value !== null);
-      const stage = stats(reached);
-      console.log(`    decision → mailer (relay + Kafka), all emails so far: p50 ${ms(stage.p50)}  p99 ${ms(stage.p99)}  max ${ms(stage.max)}`);
+      // This phase's measured emails, by stage: decision → mailer (api commit, relay, Kafka), then the SMTP exchange.
+      const phaseTimings = delivered.map((e) => timings.get(messageIds.get(e) ?? '')).filter((timing) => timing !== undefined);
+      const reached = stats(phaseTimings.map((timing) => timing.reachedMs).filter((value): value is number => value !== null));
+      const smtpStage = stats(phaseTimings.map((timing) => timing.sendMs));
+      console.log(`    stages: decision → mailer p50 ${ms(reached.p50)}  p99 ${ms(reached.p99)}  max ${ms(reached.max)};  SMTP p50 ${ms(smtpStage.p50)}  p99 ${ms(smtpStage.p99)}  max ${ms(smtpStage.max)}`);
     }
     const perCode = Object.entries(owners()).map(([name, pid]) => `${name} ${(((cpuSeconds(pid) - cpuBefore[name]!) * 1000) / Math.max(1, emails.length + leadEmails.length)).toFixed(2)}`);
     cpuLines.push(`${String(rate).padStart(9)}/s: ${perCode.join('  ')}`);

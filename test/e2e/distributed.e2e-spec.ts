@@ -386,6 +386,15 @@ describe('distributed mode: api, projector and mailer as separate processes', ()
     expect(log.status).toBe(200);
     expect(log.body.entries.map((entry: { type: string }) => entry.type)).toEqual(expect.arrayContaining(['ChallengeStarted', 'CodeIssued', 'ChallengePassed']));
     expect(mailCounts().get(mail.eventId!)).toBe(1);
+
+    // The mailer's metrics: the mail counted as sent, its partition's lag, and a queue that has drained.
+    const mailerPort = mailer.records().find((record) => record.msg === 'mailer running')?.healthPort;
+    const metrics = await eventually('the mailer metrics after the commit', async () => {
+      const text = await (await fetch(`http://127.0.0.1:${mailerPort}/metrics`)).text();
+      return /^twostep_kafka_consumer_lag\{/m.test(text) ? text : undefined;
+    });
+    expect(metrics).toMatch(/^twostep_mail_emails_total\{[^}]*outcome="sent"[^}]*\} [1-9]/m);
+    expect(metrics).toMatch(/^twostep_mail_queued_messages 0$/m);
   });
 
   step('mailer SIGKILLed in the middle of a burst of 30 codes: after a restart every code email arrives exactly once', async () => {

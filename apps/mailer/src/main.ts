@@ -99,6 +99,15 @@ async function main(): Promise<void> {
     fromBeginning: true,
   });
 
+  new Gauge({
+    name: 'twostep_mail_queued_messages',
+    help: 'Mail events taken from Kafka and not finished yet (being sent, or waiting for their account lane or a send slot)',
+    registers: [registry],
+    collect() {
+      this.set(consumer.queuedMessages);
+    },
+  });
+
   let running = false;
   let stopping = false;
   let health: HealthServer | null = null;
