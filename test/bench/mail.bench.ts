@@ -21,12 +21,12 @@
  * Benchmarks print figures; no test asserts on them.
  */
 import { randomBytes } from 'node:crypto';
+import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { SMTPServer } from 'smtp-server';
 import { generateKeyRingEntry, generateSealKeyPair } from '@twostep/crypto';
 import { AppProcess, freePort, infraEnv, sleep } from '../e2e/processes';
 import { cpuSeconds, stats, type Stats } from './support';
@@ -53,28 +53,29 @@ const RUN = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 
 const ms = (value: number) => (Number.isNaN(value) ? '   n/a' : value >= 10_000 ? `${(value / 1000).toFixed(1)} s`.padStart(7) : `${value.toFixed(0)} ms`.padStart(7));
 
-/** An SMTP receiver that notes when each recipient's message arrived, and its Message-ID (no MIME parsing: it stays cheap under load). */
-async function startReceiver(onMail: (recipient: string, messageId: string | null) => void): Promise<{ url: string; close(): Promise<void> }> {
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    disableReverseLookup: true,
-    logger: false,
-    onData(stream, session, callback) {
-      let messageId: string | null = null;
-      stream.on('data', (chunk: Buffer) => {
-        messageId ??= /^Message-ID:\s*(<[^>\r\n]+>)/im.exec(chunk.toString('latin1'))?.[1] ?? null;
-      });
-      stream.on('end', () => {
-        for (const rcpt of session.envelope.rcptTo) onMail(rcpt.address.toLowerCase(), messageId);
-        callback();
-      });
-    },
+/** Monotonic milliseconds, comparable across this host's processes (the receiver's timestamps). */
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+
+/** The SMTP receiver (mail/smtp-receiver.js), a child process; `onMail` gets each arrival with the receiver's timestamp. */
+async function startReceiver(onMail: (recipient: string, messageId: string | null, at: number) => void): Promise<{ url: string; pid: number; close(): Promise<void> }> {
+  const child = fork(path.join(__dirname, 'mail/smtp-receiver.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the SMTP receiver exited (${code})`)));
+    child.on('message', (message: { port?: number; rcpt?: string; messageId?: string | null; at?: number }) => {
+      if (message.port) resolve(message.port);
+      else if (message.rcpt && message.at !== undefined) onMail(message.rcpt, message.messageId ?? null, message.at);
+    });
   });
-  server.on('error', () => undefined);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = (server as unknown as { server: { address(): { port: number } } }).server.address();
-  return { url: `smtp://127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  child.removeAllListeners('exit');
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    pid: child.pid!,
+    close: () => new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.disconnect();
+    }),
+  };
 }
 
 /** Bare kafkajs at `rate` msgs/s for FLOOR_SECONDS: produce (acks -1) → consume, p50/p99 in ms. */
@@ -138,11 +139,11 @@ async function main(): Promise<void> {
 
   // BENCH_TRACE: this process's own stalls (event loop blocked ≥ 40 ms), with wall-clock times to set against the slow emails.
   if (process.env.BENCH_TRACE) {
-    let last = performance.now();
+    let last = now();
     setInterval(() => {
-      const now = performance.now();
-      if (now - last >= 50) console.log(`    driver stalled ${(now - last - 10).toFixed(0)} ms until ${new Date().toISOString()}`);
-      last = now;
+      const t = now();
+      if (t - last >= 50) console.log(`    driver stalled ${(t - last - 10).toFixed(0)} ms until ${new Date().toISOString()}`);
+      last = t;
     }, 10).unref();
   }
   const answeredAt = new Map<string, number>();
@@ -151,9 +152,9 @@ async function main(): Promise<void> {
   const arrivedAt = new Map<string, number>();
   let lastArrival = 0;
   const messageIds = new Map<string, string>();
-  const smtp = await startReceiver((recipient, messageId) => {
+  const smtp = await startReceiver((recipient, messageId, at) => {
     if (arrivedAt.has(recipient)) return;
-    lastArrival = performance.now();
+    lastArrival = at;
     arrivedAt.set(recipient, lastArrival);
     if (messageId) messageIds.set(recipient, messageId);
   });
@@ -234,7 +235,7 @@ async function main(): Promise<void> {
   // mailer keeps them; each new one waits for the server's greeting).
   const warm = (i: number) => {
     const email = `warm${i}@bench.example`;
-    answeredAt.set(email, performance.now());
+    answeredAt.set(email, now());
     return request('POST', `/v1/tenants/${TENANT}/accounts/warm-${i}/challenges`, portal, { email });
   };
   for (let i = 0; i < 20; i++) await warm(i);
@@ -247,7 +248,7 @@ async function main(): Promise<void> {
   console.log(`twostep code-email pipeline benchmark (${os.cpus().length} cores; api, projector, mailer as processes; SQLite event store, Kafka ${brokers.join(',')}, Redis; ${SECONDS} s per rate)`);
   console.log('offered/s  issued/s  email p50    p95      p99      max   undelivered  drained after  | kafka p50  p99   | email p99 ÷ kafka p99');
   const kafkaPid = Number(fs.readFileSync(path.join(HERE, '.infra/kafka/kafka.pid'), 'utf8').trim()) || undefined;
-  const owners = () => ({ api: api.pid, projector: projector.pid, mailer: mailer.pid, kafka: kafkaPid, driver: process.pid });
+  const owners = () => ({ api: api.pid, projector: projector.pid, mailer: mailer.pid, kafka: kafkaPid, driver: process.pid, smtp: smtp.pid });
   const cpuLines: string[] = [];
   let phase = 0;
   for (const rate of RATES) {
@@ -260,12 +261,12 @@ async function main(): Promise<void> {
     const leadEmails: string[] = [];
     let inFlight = 0;
     let refused = 0;
-    const leadStarted = performance.now();
+    const leadStarted = now();
     const started = leadStarted + LEAD_SECONDS * 1000; // the measured part
     const pending: Promise<void>[] = [];
     for (let i = 0; i < total; i++) {
       const due = leadStarted + (i * 1000) / rate;
-      const wait = due - performance.now();
+      const wait = due - now();
       if (wait > 1) await sleep(wait);
       if (inFlight >= MAX_IN_FLIGHT) {
         refused++; // the api is not keeping up: this code is not offered (counted as not issued)
@@ -278,7 +279,7 @@ async function main(): Promise<void> {
         request('POST', `/v1/tenants/${TENANT}/accounts/${user}/challenges`, portal, { email })
           .then((response) => {
             if (response.status === 200) {
-              answeredAt.set(email, performance.now());
+              answeredAt.set(email, now());
               (i < lead ? leadEmails : emails).push(email);
             } else refused++;
           }, () => void refused++)
@@ -286,10 +287,10 @@ async function main(): Promise<void> {
       );
     }
     await Promise.all(pending);
-    const issuedFor = (performance.now() - started) / 1000;
-    const issuedEnd = performance.now();
+    const issuedFor = (now() - started) / 1000;
+    const issuedEnd = now();
     const deadline = issuedEnd + DRAIN_MS;
-    while ([...leadEmails, ...emails].some((email) => !latencies.has(email)) && performance.now() < deadline) await sleep(20);
+    while ([...leadEmails, ...emails].some((email) => !latencies.has(email)) && now() < deadline) await sleep(20);
     const delivered = emails.filter((email) => latencies.has(email));
     const leadUndelivered = leadEmails.filter((email) => !latencies.has(email)).length;
     const drainedAfter = delivered.length === emails.length && leadUndelivered === 0 ? Math.max(0, lastArrival - issuedEnd) : Number.NaN;
@@ -298,7 +299,7 @@ async function main(): Promise<void> {
       // The slowest emails, by when their code was answered (ms into the phase): one stall shows as a run of them.
       // Each with where its time went, from the mailer's "mail sent" line (found by Message-ID): to the mailer, then SMTP.
       const timings = mailerTimings(log('mailer'));
-      const slow = delivered.map((e) => ({ e, at: answeredAt.get(e)! - started, wall: Date.now() - (performance.now() - answeredAt.get(e)!), latency: latencies.get(e)! })).sort((a, b) => b.latency - a.latency).slice(0, 12);
+      const slow = delivered.map((e) => ({ e, at: answeredAt.get(e)! - started, wall: Date.now() - (now() - answeredAt.get(e)!), latency: latencies.get(e)! })).sort((a, b) => b.latency - a.latency).slice(0, 12);
       for (const { e, at, wall, latency } of slow.sort((a, b) => a.at - b.at)) {
         const timing = timings.get(messageIds.get(e) ?? '');
         const where = timing ? `; reached the mailer after ${timing.reachedMs} ms, SMTP ${timing.sendMs} ms` : '';

@@ -67,10 +67,10 @@ const DEFAULT_PARTITIONS_CONCURRENTLY = 12;
 /** A retried commit waits this long; a failed commit is retried until the partition is revoked. */
 const COMMIT_RETRY_MS = 250;
 /**
- * A partition's commit waits this long after its first unfinished-to-finished move, so one commit
- * carries what finished meanwhile (a commit per message cost the mailer and the broker about as
- * much CPU as a send). It delays only the commit: a crash redelivers at most this much more,
- * which the handler's dedupe recognises.
+ * A commit waits this long after the first message finished, so one request carries what every
+ * partition finished meanwhile (a commit per message cost the mailer and the broker about as much
+ * CPU as a send). It delays only the commit: a crash redelivers at most this much more, which the
+ * handler's dedupe recognises.
  */
 const COMMIT_EVERY_MS = 50;
 
@@ -99,7 +99,6 @@ interface Held {
   committed: string | null;
   commitMessages: number;
   commitHandled: number;
-  committing: Promise<void> | null;
   highWatermark: string;
 }
 
@@ -116,6 +115,8 @@ interface Run {
   lanes: Map<string, Promise<void>>;
   /** Messages being handled by offset (`topic/partition/offset`): a redelivery after a rebalance waits for the copy still running. */
   handling: Map<string, Promise<boolean>>;
+  /** The commit loop, while one runs (one at a time, for every partition held). */
+  committing: Promise<void> | null;
   /** Messages taken and not finished, and who waits for room. */
   queued: number;
   roomWaiters: Set<() => void>;
@@ -130,9 +131,9 @@ interface Run {
  *   then the batch callback waits for room (back-pressure);
  * - messages with the same key (one account's stream) are handled one after another in offset
  *   order, across batches; different keys concurrently, at most `maxInFlight` over all partitions;
- * - a partition's offset is committed in the background, up to the longest run of finished
- *   messages from its last commit, one commit in flight per partition: an offset is committed
- *   only after its handler (and every one before it) resolved;
+ * - offsets are committed in the background, each partition's up to the longest run of finished
+ *   messages from its last commit, every partition in one request, one request in flight: an
+ *   offset is committed only after its handler (and every one before it) resolved;
  * - a handler that throws gets the same message again after a backoff, for as long as it takes;
  *   nothing behind it with the same key is handled first, and its partition is not committed past it;
  * - it survives Kafka: a lost membership, a rebalance or a broker restart makes kafkajs rejoin or
@@ -185,7 +186,7 @@ export class KafkaEventConsumer implements EventConsumer {
         },
       },
     });
-    const run: Run = { consumer, stopping: false, wakers: new Set(), inFlight: new Set(), held: new Map(), lanes: new Map(), handling: new Map(), queued: 0, roomWaiters: new Set() };
+    const run: Run = { consumer, stopping: false, wakers: new Set(), inFlight: new Set(), held: new Map(), lanes: new Map(), handling: new Map(), committing: null, queued: 0, roomWaiters: new Set() };
     // A (re)join is a new generation: whatever was held before may belong to another member now.
     consumer.on(consumer.events.GROUP_JOIN, () => this.revokeAll(run));
     consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -235,7 +236,8 @@ export class KafkaEventConsumer implements EventConsumer {
     // The consumer must still be running while the last commits go out: kafkajs drops commits once its runner stops.
     await Promise.all([...run.inFlight].map((batch) => batch.catch(() => undefined)));
     await Promise.all([...run.lanes.values()]);
-    await Promise.all([...run.held.values()].map((held) => this.commitNow(run, held)));
+    await run.committing;
+    await this.commitMoved(run); // the last commit, at once
     try {
       await run.consumer.disconnect();
     } finally {
@@ -314,7 +316,7 @@ export class KafkaEventConsumer implements EventConsumer {
     const id = `${topic}/${partition}`;
     let held = run.held.get(id);
     if (!held) {
-      held = { topic, partition, revoked: false, taken: [], commitTo: null, committed: null, commitMessages: 0, commitHandled: 0, committing: null, highWatermark: '0' };
+      held = { topic, partition, revoked: false, taken: [], commitTo: null, committed: null, commitMessages: 0, commitHandled: 0, highWatermark: '0' };
       run.held.set(id, held);
     }
     return held;
@@ -344,51 +346,52 @@ export class KafkaEventConsumer implements EventConsumer {
       if (taken.handled) held.commitHandled++;
       moved = true;
     }
-    if (moved && !held.committing) held.committing = this.commitLoop(run, held);
+    if (moved && !run.committing) run.committing = this.commitLoop(run);
   }
 
-  /** One commit in flight per partition; whatever finished meanwhile goes in the next one. */
-  private async commitLoop(run: Run, held: Held): Promise<void> {
+  /**
+   * One commit in flight for the whole member, carrying every partition that moved: each waits
+   * COMMIT_EVERY_MS first, so what finishes meanwhile goes in the same request.
+   */
+  private async commitLoop(run: Run): Promise<void> {
     try {
-      if (!run.stopping) await new Promise((resolve) => setTimeout(resolve, COMMIT_EVERY_MS));
-      while (!held.revoked && held.commitTo !== null && held.commitTo !== held.committed) {
-        const offset = held.commitTo;
-        const messages = held.commitMessages;
-        const handled = held.commitHandled;
-        try {
-          await run.consumer.commitOffsets([{ topic: held.topic, partition: held.partition, offset }]);
-        } catch (error) {
-          // kafkajs retried it for about a minute already. The group moved on (kafkajs rejoins and the
-          // new generation revokes this), or the broker is still away: try again shortly, unless
-          // stopping. What is not committed is delivered again, never lost.
-          this.logger.warn({ topic: held.topic, partition: held.partition, offset, error: describeError(error) }, 'offset commit failed; retrying');
-          if (run.stopping) return;
-          await new Promise((resolve) => setTimeout(resolve, COMMIT_RETRY_MS));
-          continue;
-        }
-        held.committed = offset;
-        held.commitMessages -= messages;
-        held.commitHandled -= handled;
-        this.options.onBatchCommitted?.({
-          topic: held.topic,
-          partition: held.partition,
-          messages,
-          handled,
-          lag: Math.max(0, Number(BigInt(held.highWatermark) - BigInt(offset))),
-        });
+      while (!run.stopping) {
+        await new Promise((resolve) => setTimeout(resolve, COMMIT_EVERY_MS));
+        if (!(await this.commitMoved(run))) return;
       }
     } finally {
-      held.committing = null;
+      run.committing = null;
     }
   }
 
-  /** On stop: the last commit of a partition, after the one in flight. */
-  private async commitNow(run: Run, held: Held): Promise<void> {
-    await held.committing;
-    if (!held.revoked && held.commitTo !== null && held.commitTo !== held.committed) {
-      held.committing = this.commitLoop(run, held);
-      await held.committing;
+  /** Commits every held partition whose commit point moved; false when there was nothing to commit. */
+  private async commitMoved(run: Run): Promise<boolean> {
+    const moved = [...run.held.values()].filter((held) => !held.revoked && held.commitTo !== null && held.commitTo !== held.committed);
+    if (moved.length === 0) return false;
+    const commits = moved.map((held) => ({ held, offset: held.commitTo!, messages: held.commitMessages, handled: held.commitHandled }));
+    try {
+      await run.consumer.commitOffsets(commits.map(({ held, offset }) => ({ topic: held.topic, partition: held.partition, offset })));
+    } catch (error) {
+      // kafkajs retried it for about a minute already. The group moved on (kafkajs rejoins and the
+      // new generation revokes these), or the broker is still away: the loop tries again shortly,
+      // unless stopping. What is not committed is delivered again, never lost.
+      this.logger.warn({ topic: this.options.topic, partitions: commits.map(({ held }) => held.partition), error: describeError(error) }, 'offset commit failed; retrying');
+      if (!run.stopping) await new Promise((resolve) => setTimeout(resolve, COMMIT_RETRY_MS));
+      return true;
     }
+    for (const { held, offset, messages, handled } of commits) {
+      held.committed = offset;
+      held.commitMessages -= messages;
+      held.commitHandled -= handled;
+      this.options.onBatchCommitted?.({
+        topic: held.topic,
+        partition: held.partition,
+        messages,
+        handled,
+        lag: Math.max(0, Number(BigInt(held.highWatermark) - BigInt(offset))),
+      });
+    }
+    return true;
   }
 
   /**
