@@ -1,7 +1,7 @@
 import type { Opener } from '@twostep/crypto';
 import type { StoredEvent } from '@twostep/eventstore';
 import type { KeyValueStore } from '@twostep/readmodel';
-import { deadLetterKey, Mailer, sentKey, SENT_MARK_TTL_SECONDS, type MailerDeps } from './mailer';
+import { claimKey, CLAIM_TTL_SECONDS, deadLetterKey, MailBeingSentError, Mailer, sentKey, SENT_MARK_TTL_SECONDS, type MailerDeps } from './mailer';
 import type { MailTransport, OutgoingMail } from './transport';
 
 /** Pure unit tests with fakes; mailer.int-spec.ts covers the real SMTP server, SQLite and key pair. */
@@ -102,6 +102,44 @@ describe('Mailer (unit)', () => {
     const { mailer } = setup(transport);
     await expect(mailer.handle(codeIssued({ type: 'AttemptFailed' }))).resolves.toBe('ignored');
     expect(transport.attempts).toBe(0);
+  });
+
+  it('a second mailer handed the event while the first is sending it does not send it; once the claim lapses (a killed mailer) it does', async () => {
+    let release!: () => void;
+    const slow: MailTransport = {
+      send: async () => {
+        await new Promise<void>((resolve) => (release = resolve));
+        return { messageId: '<slow@test>' };
+      },
+      close: async () => undefined,
+    };
+    const first = setup(slow);
+    const secondTransport = new FakeTransport();
+    const second = setup(secondTransport, { dedupe: first.kv });
+    const event = codeIssued();
+    const sending = first.mailer.handle(event);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(first.kv.values.get(claimKey(event.eventId))?.ttl).toBe(CLAIM_TTL_SECONDS);
+    // A partition that moved in a rebalance: the new owner gets the same event mid-send.
+    await expect(second.mailer.handle(event)).rejects.toBeInstanceOf(MailBeingSentError);
+    expect(secondTransport.attempts).toBe(0);
+    release();
+    await expect(sending).resolves.toBe('sent');
+    await expect(second.mailer.handle(event)).resolves.toBe('duplicate'); // its retry finds the mark
+    expect(secondTransport.attempts).toBe(0);
+
+    // A mailer killed while sending leaves its claim, which lapses after CLAIM_TTL_SECONDS: then another sends.
+    const orphan = codeIssued({ eventId: '0e0c6a9e-8a5b-4b8e-9d5e-3f0b8f7f6a11' });
+    await first.kv.setIfAbsent(claimKey(orphan.eventId), 'a killed mailer', CLAIM_TTL_SECONDS);
+    await expect(second.mailer.handle(orphan)).rejects.toBeInstanceOf(MailBeingSentError);
+    await first.kv.delete(claimKey(orphan.eventId)); // the TTL ran out
+    await expect(second.mailer.handle(orphan)).resolves.toBe('sent');
+    // A mailer retrying its own claimed event goes ahead.
+    const retried = codeIssued({ eventId: '5b7c8d9e-1f2a-4b3c-8d4e-5f6a7b8c9d0e' });
+    const failing = setup(new FakeTransport('always'), { dedupe: first.kv, maxAttempts: 1, onDeadLetter: async () => { throw new Error('dlq down'); } });
+    await expect(failing.mailer.handle(retried)).rejects.toThrow('dlq down');
+    expect(first.kv.values.has(claimKey(retried.eventId))).toBe(true);
+    await expect(failing.mailer.handle(retried)).rejects.toThrow('dlq down'); // not MailBeingSentError: the claim is its own
   });
 
   it('sends, marks the event for 7 days, and puts the event id and a stable Message-ID on the message', async () => {

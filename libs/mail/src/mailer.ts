@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Opener, SealedValue } from '@twostep/crypto';
 import { parseStream, type NotificationKind } from '@twostep/domain';
 import type { StoredEvent } from '@twostep/eventstore';
@@ -53,6 +54,13 @@ export interface MailerDeps {
 export const SENT_MARK_TTL_SECONDS = 7 * 24 * 60 * 60;
 
 export const sentKey = (eventId: string): string => `mail:sent:${eventId}`;
+/**
+ * Taken (set if absent) by the mailer about to send an event, for CLAIM_TTL_SECONDS: a second
+ * mailer handed the same event meanwhile (its partition moved to it in a rebalance while the
+ * first was sending) waits instead of sending it too. A killed mailer's claims lapse on their own.
+ */
+export const claimKey = (eventId: string): string => `mail:sending:${eventId}`;
+export const CLAIM_TTL_SECONDS = 10;
 export const deadLetterKey = (eventId: string): string => `mail:dead:${eventId}`;
 
 /** What is stored under `mail:dead:<eventId>` when no `onDeadLetter` is given. No recipient, no code. */
@@ -69,6 +77,14 @@ export interface DeadLetterRecord {
 
 export function isMailEvent(type: string): type is MailEventType {
   return (MAIL_EVENT_TYPES as readonly string[]).includes(type);
+}
+
+/** Another mailer holds this event's claim: thrown so the consumer tries again later (and then finds the mark). */
+export class MailBeingSentError extends Error {
+  constructor(eventId: string) {
+    super(`mail for event ${eventId} is being sent by another mailer; trying again later`);
+    this.name = 'MailBeingSentError';
+  }
 }
 
 /** A problem no retry can fix (bad payload, sealed value that does not open): dead-lettered at once. */
@@ -103,6 +119,8 @@ export class Mailer {
   private readonly maxBackoffMs: number;
   private readonly clock: { now(): Date };
   private readonly inFlight = new Map<string, Promise<MailOutcome>>();
+  /** This mailer's mark on the claims it takes. */
+  private readonly claimToken = randomUUID();
 
   constructor(private readonly deps: MailerDeps) {
     if (!Number.isInteger(deps.maxAttempts) || deps.maxAttempts < 1) throw new Error('Mailer: maxAttempts must be an integer >= 1');
@@ -141,6 +159,7 @@ export class Mailer {
       logger.info({ ...base, outcome: 'duplicate' }, 'mail already sent');
       return 'duplicate';
     }
+    if (!(await this.claim(event.eventId))) throw new MailBeingSentError(event.eventId);
 
     const masked = maskedOf(event);
     const stale = this.staleReason(event);
@@ -279,6 +298,13 @@ export class Mailer {
     }
     if (typeof opened !== 'string' || opened.length === 0) throw new UndeliverableError(`sealed ${field} is empty`);
     return opened;
+  }
+
+  /** True when this mailer may send the event: it took the claim, or holds it already (a retry here). */
+  private async claim(eventId: string): Promise<boolean> {
+    const { dedupe } = this.deps;
+    if (await dedupe.setIfAbsent(claimKey(eventId), this.claimToken, CLAIM_TTL_SECONDS)) return true;
+    return (await dedupe.get(claimKey(eventId))) === this.claimToken;
   }
 
   /** The message is out: a failing mark must not turn into a resend, so it is retried briefly and then logged. */
