@@ -16,7 +16,8 @@
  *    history (in this process, on an adjustable clock); the long/short median ratio should be ≈1.
  *
  * BENCH_PROFILE=dir writes a V8 CPU profile of twostep's process over the measured rounds there
- * (with BENCH_HEAP=1 also a sampling allocation profile); BENCH_MEMORY=1 prints its heap peaks and
+ * (with BENCH_HEAP=1 also a sampling allocation profile; BENCH_HEAP=promoted: of what survived the young
+ * generation only, summarised by `node scripts/heap-summary.js FILE`); BENCH_MEMORY=1 prints its heap peaks and
  * the live heap after a full GC; BENCH_V8_FLAGS tries V8 flags (e.g. heap growth) on it;
  * summarise a CPU profile with `node scripts/profile-summary.js FILE`. Benchmarks print; no test asserts on them.
  */
@@ -32,7 +33,7 @@ import { totpCodeAt } from '@twostep/crypto';
 import { createApiApp } from '../../apps/api/src/create-app';
 import { EmbeddedWorkers } from '../../apps/api/src/embedded';
 import { AppProcess, freePort, sleep } from '../e2e/processes';
-import { cpuSeconds, median, peakRssMiB, stats } from './support';
+import { cpuSeconds, median, peakRssMiB, stats, watchPeakRss } from './support';
 
 const KEY = `bench-portal-key-${randomBytes(12).toString('hex')}`;
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 3000);
@@ -213,8 +214,10 @@ async function againstFloors(): Promise<void> {
       BENCH_CLOCK_SPEED: String(SPEED),
       ...(process.env.BENCH_PROFILE ? { BENCH_PROFILE: path.resolve(process.env.BENCH_PROFILE) } : {}),
       ...(process.env.BENCH_MEMORY ? { BENCH_MEMORY: '1' } : {}),
-      ...(process.env.BENCH_HEAP ? { BENCH_HEAP: '1' } : {}),
+      ...(process.env.BENCH_HEAP ? { BENCH_HEAP: process.env.BENCH_HEAP } : {}),
       ...(process.env.BENCH_V8_FLAGS ? { BENCH_V8_FLAGS: process.env.BENCH_V8_FLAGS } : {}),
+      // The service's own heap setting (0: V8's adaptive growth), to compare values.
+      ...(process.env.TWOSTEP_HEAP_GROWTH_PERCENT ? { TWOSTEP_HEAP_GROWTH_PERCENT: process.env.TWOSTEP_HEAP_GROWTH_PERCENT } : {}),
     },
     dataDir,
     // BENCH_NODE_ARGS: node options for twostep's process (flags V8 reads only at start, e.g. --max-semi-space-size).
@@ -229,9 +232,14 @@ async function againstFloors(): Promise<void> {
     const enrolStarted = Date.now();
     const accounts = await enrol(twostep.port, ACCOUNTS);
     console.log(`twostep login benchmark: ${os.cpus().length} cores, ${ACCOUNTS} accounts enrolled in ${((Date.now() - enrolStarted) / 1000).toFixed(1)} s`);
+    console.log(`twostep's heap growth: ${process.env.TWOSTEP_HEAP_GROWTH_PERCENT ? `TWOSTEP_HEAP_GROWTH_PERCENT=${process.env.TWOSTEP_HEAP_GROWTH_PERCENT}` : 'its default'}${twostep.process.nodeArgs.length ? `, node options ${twostep.process.nodeArgs.join(' ')}` : ''}`);
     const enrolPeak = peakRssMiB(twostep.process.pid);
     console.log(`twostep peak RSS after enrolment (setup + confirm over HTTP, QR codes included): ${enrolPeak.toFixed(0)} MiB`);
     console.log(`servers interleaved, ${ROUNDS} rounds of ${SECONDS} s per server and concurrency; medians over rounds`);
+    // The peak before logins (start-up, and twostep's enrolment), then the peak of the login phase
+    // (warm-up and measured rounds) on its own: bare Nest enrols nobody.
+    const startPeak = Object.fromEntries(servers.map((server) => [server.name, peakRssMiB(server.process.pid)]));
+    const loginPeakWatch = servers.map((server) => ({ name: server.name, watch: watchPeakRss(server.process.pid) }));
     for (const server of servers) await runCell(server, accounts, 8, 1); // warm-up, not counted
     if (process.env.BENCH_PROFILE) process.kill(twostep.process.pid!, 'SIGUSR2'); // profile the measured rounds only
 
@@ -262,11 +270,16 @@ async function againstFloors(): Promise<void> {
       console.log(`c = ${String(concurrency).padEnd(9)} ${cpu('nest').padStart(16)} ${cpu('http').padStart(18)} ${rate('nest').padStart(19)} ${rate('http').padStart(19)}`);
     }
     if (twostep.collisions > 0) console.log(`(${twostep.collisions} login(s) refused as a replay: two adjacent TOTP steps shared a code; not counted)`);
-    const rss = Object.fromEntries(servers.map((server) => [server.name, peakRssMiB(server.process.pid)]));
+    const loginPeak = Object.fromEntries(loginPeakWatch.map(({ name, watch }) => [name, watch.stop()]));
+    const rss = Object.fromEntries(servers.map((server) => [server.name, Math.max(startPeak[server.name]!, loginPeak[server.name]!)]));
     console.log('');
     console.log(`peak RSS: twostep ${rss.twostep!.toFixed(0)} MiB, nest ${rss.nest!.toFixed(0)} MiB, http ${rss.http!.toFixed(0)} MiB (twostep ÷ nest ${(rss.twostep! / rss.nest!).toFixed(2)})`);
+    console.log(`peak RSS during logins (${loginPeakWatch[0]!.watch.how} from the end of enrolment): twostep ${loginPeak.twostep!.toFixed(0)} MiB, nest ${loginPeak.nest!.toFixed(0)} MiB, http ${loginPeak.http!.toFixed(0)} MiB (twostep ÷ nest ${(loginPeak.twostep! / loginPeak.nest!).toFixed(2)})`);
+    console.log(`peak RSS overall (start-up and enrolment included): twostep ${rss.twostep!.toFixed(0)} MiB (enrolment ${startPeak.twostep!.toFixed(0)}), nest ${rss.nest!.toFixed(0)} MiB (twostep ÷ nest ${(rss.twostep! / rss.nest!).toFixed(2)})`);
   } finally {
     await Promise.all(servers.map((server) => server.process.ensureStopped()));
+    // BENCH_MEMORY=1: twostep's heap peaks and its live heap after a full GC, as it wrote them at exit.
+    for (const line of twostep.process.lines) if (line.startsWith('memory peaks')) console.log(`twostep ${line}`);
     if (process.env.BENCH_KEEP) console.log(`server logs in ${dataDir}`);
     else fs.rmSync(dataDir, { recursive: true, force: true });
   }

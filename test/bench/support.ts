@@ -39,3 +39,46 @@ export function peakRssMiB(pid: number | undefined): number {
     return Number.NaN;
   }
 }
+
+/** Resident set size of a process now, in MiB (VmRSS), from /proc (Linux). */
+export function rssMiB(pid: number | undefined): number {
+  if (!pid) return Number.NaN;
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Resets a process's peak RSS (VmHWM) to its current RSS, so that a later `peakRssMiB` is the peak
+ * of what came after (Linux: `5` written to /proc/PID/clear_refs). False when it cannot.
+ */
+export function resetPeakRss(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The peak RSS of a phase: VmHWM after a reset when the kernel allows it, else the largest VmRSS
+ * seen by sampling every 50 ms (which can miss a short spike). `stop()` answers the peak in MiB.
+ */
+export function watchPeakRss(pid: number | undefined): { how: 'VmHWM' | 'sampled VmRSS'; stop(): number } {
+  if (resetPeakRss(pid)) return { how: 'VmHWM', stop: () => peakRssMiB(pid) };
+  let peak = rssMiB(pid);
+  const timer = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 50);
+  timer.unref();
+  return {
+    how: 'sampled VmRSS',
+    stop() {
+      clearInterval(timer);
+      return Math.max(peak, rssMiB(pid));
+    },
+  };
+}

@@ -1,3 +1,4 @@
+import * as v8 from 'node:v8';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Logger } from 'pino';
 import { createLogger, createRuntime, type Clock, type Runtime } from '@twostep/app';
@@ -19,6 +20,8 @@ export interface ApiServer {
  * listening on PORT/HOST. The benchmark starts exactly this with its own clock.
  */
 export async function startApi(env: Env, options: { clock?: Clock } = {}): Promise<ApiServer> {
+  // Heap growth (TWOSTEP_HEAP_GROWTH_PERCENT): V8 reads it at every full GC, so setting it now works.
+  if (env.TWOSTEP_HEAP_GROWTH_PERCENT > 0) v8.setFlagsFromString(`--heap-growing-percent=${env.TWOSTEP_HEAP_GROWTH_PERCENT}`);
   const logger = createLogger(env.LOG_LEVEL);
   const embedded = env.TWOSTEP_MODE === 'embedded';
   const runtime = await createRuntime(env, { generateMissingKeys: embedded, needsOpener: embedded, clock: options.clock });

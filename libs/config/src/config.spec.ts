@@ -28,6 +28,9 @@ describe('configuration is validated at start-up', () => {
     ['KAFKA_TOPIC_PARTITIONS', '0'],
     ['KAFKA_TOPIC_PARTITIONS', '2.5'],
     ['TWOSTEP_OPS_KEY', 'short'],
+    ['TWOSTEP_HEAP_GROWTH_PERCENT', '-1'],
+    ['TWOSTEP_HEAP_GROWTH_PERCENT', '301'],
+    ['TWOSTEP_HEAP_GROWTH_PERCENT', 'small'],
   ])('a bad %s (%s) stops start-up with a message naming it', (name, value) => {
     expect(() => parseEnv({ [name]: value })).toThrow(ConfigError);
     expect(() => parseEnv({ [name]: value })).toThrow(name);
@@ -39,6 +42,13 @@ describe('configuration is validated at start-up', () => {
     expect(parseEnv({ TWOSTEP_BODY_LIMIT: '64KB' }).TWOSTEP_BODY_LIMIT).toBe('64KB');
     expect(parseEnv({ TWOSTEP_BODY_LIMIT: '1mb' }).TWOSTEP_BODY_LIMIT).toBe('1mb');
     expect(parseEnv({ TWOSTEP_BODY_LIMIT: '1024b' }).TWOSTEP_BODY_LIMIT).toBe('1024b');
+  });
+
+  it('TWOSTEP_HEAP_GROWTH_PERCENT is 60 by default, 0 (V8 chooses) to 300', () => {
+    expect(parseEnv({}).TWOSTEP_HEAP_GROWTH_PERCENT).toBe(60);
+    expect(parseEnv({ TWOSTEP_HEAP_GROWTH_PERCENT: '' }).TWOSTEP_HEAP_GROWTH_PERCENT).toBe(60);
+    expect(parseEnv({ TWOSTEP_HEAP_GROWTH_PERCENT: '0' }).TWOSTEP_HEAP_GROWTH_PERCENT).toBe(0);
+    expect(parseEnv({ TWOSTEP_HEAP_GROWTH_PERCENT: '300' }).TWOSTEP_HEAP_GROWTH_PERCENT).toBe(300);
   });
 
   it('the delivery pipeline limits default to 64 sends in flight, 8 SMTP connections, 12 partitions', () => {

@@ -53,6 +53,12 @@ const envSchema = z.object({
       .refine((limit) => bodyLimitBytes(limit) >= 1024 && bodyLimitBytes(limit) <= 1024 * 1024, 'between 1kb and 1mb')
       .default('16kb'),
   ),
+  /**
+   * How far V8 lets the old generation grow past the live heap before its next full GC, in percent
+   * (V8's --heap-growing-percent, set by the api at start); 0 = V8's own choice (up to 300 %).
+   * A login's short-lived state is promoted there, so V8's choice held ~4x the live heap.
+   */
+  TWOSTEP_HEAP_GROWTH_PERCENT: z.preprocess(blankIsUnset, z.coerce.number().int().min(0).max(300).default(60)),
   /** Embedded mode: the reference web app's port (`off` = none); unset = PORT + 1 (or any free port when PORT is 0). */
   TWOSTEP_WEB_PORT: z.preprocess(blankIsUnset, z.union([z.literal('off'), z.coerce.number().int().min(0).max(65535)]).optional()),
   /** Bearer key for /metrics and /docs (api) and /metrics (workers); unset = open, as in development. */

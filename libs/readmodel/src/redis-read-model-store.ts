@@ -1,4 +1,15 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+
+type IoRedis = typeof import('ioredis');
+let ioredis: IoRedis | undefined;
+
+/**
+ * The driver is loaded when a connection is made, not at import: index.ts exports this adapter,
+ * and the embedded (SQLite) processes should not keep a driver they never use in their heap.
+ */
+function redisDriver(): IoRedis {
+  return (ioredis ??= require('ioredis') as IoRedis);
+}
 import type { KeyValueStore } from './ports';
 import { READ_MODELS } from './projections';
 import { ReadModels } from './read-models';
@@ -88,7 +99,7 @@ export async function connectRedis(url: string, options: { connectTimeoutMs?: nu
   const connectTimeout = options.connectTimeoutMs ?? 5000;
   let redis: Redis;
   try {
-    redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout, enableOfflineQueue: true, disconnectTimeout: 100 });
+    redis = new (redisDriver().Redis)(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout, enableOfflineQueue: true, disconnectTimeout: 100 });
   } catch (error) {
     throw new Error(`REDIS_URL ${redactRedisUrl(url)} is not a valid Redis URL: ${(error as Error).message}`);
   }

@@ -32,7 +32,10 @@ startApi(parseEnv(), { clock }).then(
       session.connect();
       process.once('SIGUSR2', () => {
         // BENCH_HEAP=1: a sampling allocation profile (collected objects included) beside the CPU profile.
-        if (process.env.BENCH_HEAP) void session.post('HeapProfiler.enable').then(() => session.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never));
+        // BENCH_HEAP=promoted: only what survived the young generation (objects a scavenge collected
+        // are dropped from the samples, those only a full GC collected are kept): what fills old space.
+        const youngToo = process.env.BENCH_HEAP !== 'promoted';
+        if (process.env.BENCH_HEAP) void session.post('HeapProfiler.enable').then(() => session.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: youngToo } as never));
         void session.post('Profiler.enable').then(() => session.post('Profiler.start'));
       });
     }

@@ -1,18 +1,21 @@
 import { createHash } from 'node:crypto';
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransportFuture,
-  type RegistrationResponseJSON,
-} from '@simplewebauthn/server';
+import type { AuthenticationResponseJSON, AuthenticatorTransportFuture, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { z } from 'zod/v4';
 import { randomToken, type KeyedHasher } from '@twostep/crypto';
 import { DomainError, type Passkey, type PasskeyProof, type Policy, type VerifiedRegistration } from '@twostep/domain';
 import { accountScope, type AccountRef } from '../../accounts/account-runner';
 import { ApiError } from '../../http/errors';
+
+type WebAuthnLib = typeof import('@simplewebauthn/server');
+let webauthnLib: WebAuthnLib | undefined;
+
+/**
+ * @simplewebauthn/server (and its ASN.1 and X.509 packages, about 3 MiB of heap) is loaded on the
+ * first passkey ceremony, not at import: a process whose tenants use no passkeys never needs it.
+ */
+function webauthn(): WebAuthnLib {
+  return (webauthnLib ??= require('@simplewebauthn/server') as WebAuthnLib);
+}
 
 /**
  * The WebAuthn ceremonies, with @simplewebauthn/server. twostep keeps no ceremony state of its
@@ -62,7 +65,7 @@ export async function registrationOptions(
   now: Date,
 ) {
   const registrationId = `${now.getTime()}.${randomToken(16)}`;
-  const options = await generateRegistrationOptions({
+  const options = await webauthn().generateRegistrationOptions({
     rpName: rp.name,
     rpID: rp.rpId,
     userName: account.userId,
@@ -90,9 +93,9 @@ export async function verifyRegistration(
   if (!Number.isSafeInteger(issuedAt) || now.getTime() - issuedAt > REGISTRATION_TTL_MS || issuedAt - now.getTime() > 60_000) {
     throw new ApiError(410, 'registration_expired', 'This passkey registration has expired: start it again.');
   }
-  let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
+  let verified: Awaited<ReturnType<WebAuthnLib['verifyRegistrationResponse']>>;
   try {
-    verified = await verifyRegistrationResponse({
+    verified = await webauthn().verifyRegistrationResponse({
       response,
       expectedChallenge: base64url(challengeBytes(hasher, 'webauthn-registration', account, registrationId)),
       expectedOrigin: rp.origins,
@@ -122,7 +125,7 @@ function passkeyRejected(error: unknown): ApiError {
 // ------------------------------------------------------------------ login
 
 export function assertionOptions(hasher: KeyedHasher, account: AccountRef, rp: RelyingParty, challengeId: string, passkeys: readonly Passkey[]) {
-  return generateAuthenticationOptions({
+  return webauthn().generateAuthenticationOptions({
     rpID: rp.rpId,
     challenge: challengeBytes(hasher, 'webauthn-login', account, challengeId),
     timeout: CEREMONY_TIMEOUT_MS,
@@ -147,7 +150,7 @@ export async function proveAssertion(
   const passkey = passkeys.find((candidate) => candidate.credentialId === response.id);
   if (!passkey) return { credentialId: response.id, known: false };
   try {
-    const result = await verifyAuthenticationResponse({
+    const result = await webauthn().verifyAuthenticationResponse({
       response,
       expectedChallenge: base64url(challengeBytes(hasher, 'webauthn-login', account, challengeId)),
       expectedOrigin: rp.origins,
