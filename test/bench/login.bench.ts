@@ -232,7 +232,7 @@ async function againstFloors(): Promise<void> {
     const enrolStarted = Date.now();
     const accounts = await enrol(twostep.port, ACCOUNTS);
     console.log(`twostep login benchmark: ${os.cpus().length} cores, ${ACCOUNTS} accounts enrolled in ${((Date.now() - enrolStarted) / 1000).toFixed(1)} s`);
-    console.log(`twostep's heap growth: ${process.env.TWOSTEP_HEAP_GROWTH_PERCENT ? `TWOSTEP_HEAP_GROWTH_PERCENT=${process.env.TWOSTEP_HEAP_GROWTH_PERCENT}` : 'its default'}${twostep.process.nodeArgs.length ? `, node options ${twostep.process.nodeArgs.join(' ')}` : ''}`);
+    console.log(`twostep's heap growth: ${process.env.TWOSTEP_HEAP_GROWTH_PERCENT ? `TWOSTEP_HEAP_GROWTH_PERCENT=${process.env.TWOSTEP_HEAP_GROWTH_PERCENT}` : 'the default (TWOSTEP_HEAP_GROWTH_PERCENT=60)'}${twostep.process.nodeArgs.length ? `, node options ${twostep.process.nodeArgs.join(' ')}` : ''}`);
     const enrolPeak = peakRssMiB(twostep.process.pid);
     console.log(`twostep peak RSS after enrolment (setup + confirm over HTTP, QR codes included): ${enrolPeak.toFixed(0)} MiB`);
     console.log(`servers interleaved, ${ROUNDS} rounds of ${SECONDS} s per server and concurrency; medians over rounds`);
