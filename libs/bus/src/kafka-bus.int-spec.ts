@@ -201,6 +201,19 @@ describe('KafkaEventConsumer', () => {
   }, 90_000);
 });
 
+/** A new member of the group gets only an event published now: everything before it was committed. */
+async function expectOnlyNewFor(topic: string, groupId: string, publisher: KafkaEventPublisher, stream: string): Promise<void> {
+  const again: string[] = [];
+  const next = new KafkaEventConsumer({ brokers, topic, groupId, ...quiet });
+  await next.start(async (event) => void again.push(event.eventId));
+  const fresh = busEvent(stream, 0);
+  await publisher.publish([fresh]);
+  await waitFor(() => again.length >= 1, 30_000, 'the fresh event');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await next.stop();
+  expect(again).toEqual([fresh.eventId]);
+}
+
 describe('KafkaEventConsumer in batches', () => {
   beforeEach(() => void logged.splice(0));
 
@@ -227,16 +240,8 @@ describe('KafkaEventConsumer in batches', () => {
     expect(failures).toEqual([]);
 
     // Everything was committed, the skipped messages too: a new member of the group gets nothing old.
-    const again: string[] = [];
-    const second = new KafkaEventConsumer({ brokers, topic, groupId, ...quiet });
-    await second.start(async (event) => void again.push(event.eventId));
-    const fresh = busEvent('TwoFactorAccount-t|c', 0);
-    await publisher.publish([fresh]);
-    await waitFor(() => again.length >= 1, 30_000, 'the fresh event');
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    await second.stop();
+    await expectOnlyNewFor(topic, groupId, publisher, 'TwoFactorAccount-t|c');
     await publisher.close();
-    expect(again).toEqual([fresh.eventId]);
   }, 90_000);
 
   it('handles different accounts side by side, each account strictly in order, within maxInFlight', async () => {
@@ -300,16 +305,8 @@ describe('KafkaEventConsumer in batches', () => {
     await consumer.stop();
 
     // Everything finished was committed: the group's next member gets only what is new.
-    const again: string[] = [];
-    const second = new KafkaEventConsumer({ brokers, topic, groupId, ...quiet });
-    await second.start(async (event) => void again.push(event.eventId));
-    const fresh = busEvent('TwoFactorAccount-t|fresh', 0);
-    await publisher.publish([fresh]);
-    await waitFor(() => again.length >= 1, 30_000, 'the fresh event');
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    await second.stop();
+    await expectOnlyNewFor(topic, groupId, publisher, 'TwoFactorAccount-t|fresh');
     await publisher.close();
-    expect(again).toEqual([fresh.eventId]);
   }, 90_000);
 
   it('stops taking messages at maxQueued unfinished ones, and goes on, in order, as they finish', async () => {

@@ -111,10 +111,12 @@ interface Run {
   inFlight: Set<Promise<void>>;
   /** The partitions held in the current generation, by `topic/partition`. */
   held: Map<string, Held>;
-  /** The tail of each key's lane (`topic/partition/key`): a key's messages run one after another, across batches and generations. */
+  /**
+   * The tail of each key's lane (`topic/partition/key`): a key's messages run one after another,
+   * across batches and generations, so a message delivered again after a rebalance waits behind
+   * its copy still running.
+   */
   lanes: Map<string, Promise<void>>;
-  /** Messages being handled by offset (`topic/partition/offset`): a redelivery after a rebalance waits for the copy still running. */
-  handling: Map<string, Promise<boolean>>;
   /** The commit loop, while one runs (one at a time, for every partition held). */
   committing: Promise<void> | null;
   /** Messages taken and not finished, and who waits for room. */
@@ -139,8 +141,8 @@ interface Run {
  * - it survives Kafka: a lost membership, a rebalance or a broker restart makes kafkajs rejoin or
  *   restart the consumer (restartOnFailure always says yes). A new generation revokes what was
  *   held: queued messages are dropped, running ones finish uncommitted, and the group delivers
- *   them again from the committed offsets (a redelivery to this member waits for the copy still
- *   running), so handlers must be idempotent on the event id.
+ *   them again from the committed offsets (a redelivery to this member queues in its key's
+ *   lane, behind the copy still running), so handlers must be idempotent on the event id.
  *
  * stop() lets the handlers in flight finish, commits what they completed, abandons retry loops
  * and queued messages (uncommitted, so the group delivers those messages again), then leaves the group.
@@ -186,7 +188,7 @@ export class KafkaEventConsumer implements EventConsumer {
         },
       },
     });
-    const run: Run = { consumer, stopping: false, wakers: new Set(), inFlight: new Set(), held: new Map(), lanes: new Map(), handling: new Map(), committing: null, queued: 0, roomWaiters: new Set() };
+    const run: Run = { consumer, stopping: false, wakers: new Set(), inFlight: new Set(), held: new Map(), lanes: new Map(), committing: null, queued: 0, roomWaiters: new Set() };
     // A (re)join is a new generation: whatever was held before may belong to another member now.
     consumer.on(consumer.events.GROUP_JOIN, () => this.revokeAll(run));
     consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -281,7 +283,7 @@ export class KafkaEventConsumer implements EventConsumer {
       const next = (run.lanes.get(lane) ?? Promise.resolve()).then(async () => {
         try {
           if (cancelled()) return;
-          const ok = await this.limit(() => (cancelled() ? false : this.handleOnce(run, handler, message, partition, cancelled)));
+          const ok = await this.limit(() => (cancelled() ? false : this.handleWithRetry(run, handler, message, partition, cancelled)));
           if (ok) {
             taken.done = true;
             this.finished(run, held);
@@ -392,30 +394,6 @@ export class KafkaEventConsumer implements EventConsumer {
       });
     }
     return true;
-  }
-
-  /**
-   * The handler with retries, unless a copy of this message is still running here (taken in an
-   * earlier generation and delivered again after a rebalance): then its outcome, once it ends.
-   */
-  private async handleOnce(
-    run: Run,
-    handler: (event: StoredEvent) => Promise<void>,
-    message: KafkaMessage,
-    partition: number,
-    cancelled: () => boolean,
-  ): Promise<boolean> {
-    const id = `${this.options.topic}/${partition}/${message.offset}`;
-    const earlier = run.handling.get(id);
-    if (earlier && (await earlier)) return true;
-    if (cancelled()) return false;
-    const attempt = this.handleWithRetry(run, handler, message, partition, cancelled);
-    run.handling.set(id, attempt);
-    try {
-      return await attempt;
-    } finally {
-      if (run.handling.get(id) === attempt) run.handling.delete(id);
-    }
   }
 
   /** true once the handler resolved; false when stop() or a rebalance ended the retries first. */
