@@ -294,6 +294,21 @@ describe('Mailer with a real SMTP server', () => {
     expect(new Set(ids).size).toBe(30);
   });
 
+  it('keeps a pooled connection for as long as the server does (no message limit), unless the URL sets one', async () => {
+    const smtp = await startSmtp();
+    servers.push(smtp);
+    const mail = (i: number) => ({ from: 'a@b.example', to: `u${i}@x.example`, subject: 's', text: 't', html: '<p>t</p>' });
+    const kept = new SmtpMailTransport(smtp.url, { maxConnections: 1 });
+    transports.push(kept);
+    for (let i = 0; i < 1050; i++) await kept.send(mail(i)); // past nodemailer's default (100) and the old limit (1000)
+    expect(smtp.connections).toBe(1);
+    const limited = new SmtpMailTransport(`${smtp.url}?maxMessages=10`, { maxConnections: 1 });
+    transports.push(limited);
+    for (let i = 0; i < 25; i++) await limited.send(mail(i));
+    expect(smtp.connections).toBe(1 + 3);
+    expect(smtp.received).toHaveLength(1075);
+  }, 60_000);
+
   it('keeps the URL in charge of the pool: ?pool=false sends over one connection per message', async () => {
     const smtp = await startSmtp();
     servers.push(smtp);
